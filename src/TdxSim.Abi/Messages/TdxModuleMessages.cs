@@ -70,6 +70,12 @@ public enum TdEntryAction
 
     /// <summary>#GP(0) injected (e.g. an MSR the module refuses).</summary>
     GeneralProtectionInjected,
+
+    /// <summary>
+    /// The event cannot be delivered to the guest and the host cannot resolve it, so the TD is dead
+    /// (e.g. touching a pending page while PENDING_VE_DISABLE is set: KVM marks the VM dead, reference 4.4).
+    /// </summary>
+    TdKilled,
 }
 
 /// <summary>TDX module to vCPU: the reply to <see cref="TdExited"/>.</summary>
