@@ -52,5 +52,13 @@ public sealed record VcpuHalted(int Vcpu, bool InterruptsBlocked) : ITdxMessage
 /// <summary>VMM to machine: the guest reported a value on the selftest report port 0x31.</summary>
 public sealed record SelftestReported(int Vcpu, ulong Value) : ITdxMessage;
 
-/// <summary>vCPU to machine: the vCPU has stopped running; its final state is available.</summary>
-public sealed record VcpuStopped(int Vcpu, string State) : ITdxMessage;
+/// <summary>
+/// vCPU to machine: the vCPU has stopped running. <paramref name="State"/> is what it was doing
+/// ("halted", "running", "fatal", "limit", "waiting"), followed by its architectural state.
+/// </summary>
+public sealed record VcpuStopped(int Vcpu, string State, ulong Instructions, ulong Rip, ulong Rflags, Gprs Regs) : ITdxMessage
+{
+    ushort ITdxMessage.VisibleRegisters => GprMask.All;
+
+    Gprs ITdxMessage.Registers => Regs;
+}
