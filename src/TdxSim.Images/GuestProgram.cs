@@ -68,10 +68,29 @@ public sealed class GuestProgram
         var symbols = new Dictionary<string, ulong>(StringComparer.Ordinal);
         foreach ((string name, Label label) in builder.Labels)
         {
-            symbols[name] = result.GetLabelRIP(label);
+            symbols[name] = LabelAddress(builder.Asm.Instructions, result, name, label);
         }
 
         return new GuestProgram(origin, writer.ToArray(), symbols);
+    }
+
+    /// <summary>
+    /// Where a symbol's label landed. <see cref="Label"/> is a struct and <c>Assembler.Label(ref label)</c>
+    /// records the instruction index only in the caller's copy, so the index is found the way the
+    /// assembler itself marks it: the labelled instruction carries the label id as its IP until encoding.
+    /// </summary>
+    private static ulong LabelAddress(IReadOnlyList<Instruction> instructions, AssemblerResult result, string name, Label label)
+    {
+        for (int i = 0; i < instructions.Count; i++)
+        {
+            if (instructions[i].IP == label.Id)
+            {
+                BlockEncoderResult block = result.Result[0];
+                return block.RIP + block.NewInstructionOffsets[i];
+            }
+        }
+
+        throw new InvalidOperationException($"guest program symbol '{name}' was created but never placed with Asm.Label");
     }
 
     /// <summary>An assembler plus named labels that become <see cref="Symbols"/>.</summary>
