@@ -1,0 +1,25 @@
+namespace TdxSim.Guest.Kernel;
+
+/// <summary>How the built-in guest kernel behaves where Linux offers a choice.</summary>
+public sealed record GuestKernelOptions
+{
+    /// <summary>
+    /// Emulate INS/OUTS element by element, one TDVMCALL&lt;Instruction.IO&gt; each (scenario key
+    /// <c>unroll_string_io</c>). When false, string I/O reaching the #VE handler is guest fatal, as in Linux,
+    /// which instead unrolls string I/O at build time (CC_ATTR_GUEST_UNROLL_STRING_IO; reference 3.6).
+    /// </summary>
+    public bool UnrollStringIo { get; init; }
+
+    /// <summary>
+    /// Accept a pending private page on its EPT-violation #VE (TDG.MEM.PAGE.ACCEPT, 4 KiB) and retry the
+    /// instruction, as the KVM TDX selftests' handler does. When false, the kernel panics as Linux does
+    /// ("Unexpected EPT-violation on private memory"; reference 3.4).
+    /// </summary>
+    public bool AcceptPendingPages { get; init; } = true;
+
+    /// <summary>The GPR_SELECT mask the kernel's TDVMCALLs use: Linux's 0xFFCC since v6.6 (reference 2.1).</summary>
+    public ushort VmcallSelectMask { get; init; } = Abi.TdVmcall.LinuxSelectMask;
+
+    /// <summary>The default options.</summary>
+    public static GuestKernelOptions Default { get; } = new();
+}

@@ -1,0 +1,150 @@
+namespace TdxSim.Machine.Scenarios;
+
+/// <summary>Where the guest code comes from.</summary>
+/// <param name="BuiltIn">Name of a built-in guest (e.g. <c>smp-hello</c>), or null.</param>
+/// <param name="ImagePath">Path of an ELF64 or flat image, or null.</param>
+public sealed record GuestSource(string? BuiltIn, string? ImagePath)
+{
+    /// <summary>A built-in guest.</summary>
+    public static GuestSource FromBuiltIn(string name) => new(name, null);
+
+    /// <summary>An image file.</summary>
+    public static GuestSource FromImage(string path) => new(null, path);
+
+    /// <inheritdoc/>
+    public override string ToString() => BuiltIn is not null ? $"builtin:{BuiltIn}" : ImagePath ?? "(none)";
+}
+
+/// <summary>One VMM or one per vCPU (contract section 4).</summary>
+public enum VmmTopology
+{
+    /// <summary>A single VMM actor serves every vCPU.</summary>
+    Single,
+
+    /// <summary>One VMM actor per vCPU, sharing the device bus (per-device locks).</summary>
+    PerVcpu,
+}
+
+/// <summary>What the VMM does with TDG.VP.VMCALL&lt;ReportFatalError&gt;.</summary>
+public enum FatalErrorPolicy
+{
+    /// <summary>Stop the TD: exit status 4 (what QEMU does).</summary>
+    Stop,
+
+    /// <summary>Record it and resume the guest (the KVM selftest's host does this).</summary>
+    Resume,
+}
+
+/// <summary>Access of an MSR the VMM emulates.</summary>
+public enum MsrAccess
+{
+    /// <summary>Readable and writable.</summary>
+    ReadWrite,
+
+    /// <summary>Reads succeed, writes get INVALID_OPERAND.</summary>
+    ReadOnly,
+
+    /// <summary>Writes succeed, reads get INVALID_OPERAND.</summary>
+    WriteOnly,
+}
+
+/// <summary>One MSR of the VMM's MSR table, as a scenario states it.</summary>
+public sealed record MsrRule(uint Index, MsrAccess Access, ulong Value);
+
+/// <summary>VMM behaviour knobs a scenario may set.</summary>
+public sealed record VmmSettings
+{
+    /// <summary>Return RETRY after each 2 MiB chunk of MapGPA, as KVM does when an event is pending.</summary>
+    public bool MapGpaRetry { get; init; }
+
+    /// <summary>What ReportFatalError does.</summary>
+    public FatalErrorPolicy OnFatalError { get; init; } = FatalErrorPolicy.Stop;
+
+    /// <summary>Wake a vCPU halted with interrupts enabled after this many nanoseconds (null: never).</summary>
+    public ulong? HltWakeNs { get; init; }
+
+    /// <summary>When true, MSRs not listed in <see cref="Msrs"/> get INVALID_OPERAND (a KVM MSR filter with default deny).</summary>
+    public bool MsrDefaultDeny { get; init; }
+
+    /// <summary>MSRs the scenario adds or overrides.</summary>
+    public IReadOnlyList<MsrRule> Msrs { get; init; } = [];
+
+    /// <summary>Virtual delay before a GetQuote request completes.</summary>
+    public ulong QuoteDelayNs { get; init; } = 1_000_000;
+}
+
+/// <summary>
+/// Everything that defines a run: the guest, the machine shape and the knobs of contract section 2.
+/// A scenario file provides it; command-line options override it.
+/// </summary>
+public sealed record Scenario
+{
+    /// <summary>The default private memory size (contract section 2).</summary>
+    public const ulong DefaultMemory = 64UL << 20;
+
+    /// <summary>The default load address of a flat image.</summary>
+    public const ulong DefaultLoadAddress = 0x10_0000;
+
+    /// <summary>Most vCPUs a TD may have here.</summary>
+    public const int MaxVcpus = 256;
+
+    /// <summary>Scenario name (file name without extension by default).</summary>
+    public string Name { get; init; } = "unnamed";
+
+    /// <summary>One line saying what the scenario shows.</summary>
+    public string? Description { get; init; }
+
+    /// <summary>The guest code.</summary>
+    public GuestSource Guest { get; init; } = GuestSource.FromBuiltIn("smp-hello");
+
+    /// <summary>Load address of a flat image.</summary>
+    public ulong Load { get; init; } = DefaultLoadAddress;
+
+    /// <summary>Entry point (null: ELF e_entry or the load address).</summary>
+    public ulong? Entry { get; init; }
+
+    /// <summary>Number of vCPUs.</summary>
+    public int Vcpus { get; init; } = 1;
+
+    /// <summary>Private memory size in bytes.</summary>
+    public ulong Memory { get; init; } = DefaultMemory;
+
+    /// <summary>Leave private memory pending at start: the guest kernel accepts pages on their #VE.</summary>
+    public bool LazyAccept { get; init; }
+
+    /// <summary>Unroll INS/OUTS in the #VE handler instead of treating them as fatal.</summary>
+    public bool UnrollStringIo { get; init; }
+
+    /// <summary>Per-vCPU instruction limit (null: none).</summary>
+    public ulong? MaxInstructions { get; init; }
+
+    /// <summary>Wall-clock limit in milliseconds, or virtual nanoseconds/1e6 in deterministic mode (null: none).</summary>
+    public ulong? TimeLimitMs { get; init; }
+
+    /// <summary>Seed for every random choice.</summary>
+    public ulong Seed { get; init; }
+
+    /// <summary>Single-threaded seeded scheduler on virtual time.</summary>
+    public bool Deterministic { get; init; }
+
+    /// <summary>One VMM or one per vCPU.</summary>
+    public VmmTopology Vmm { get; init; } = VmmTopology.Single;
+
+    /// <summary>TD ATTRIBUTES (TdxSim.Abi.TdAttributes bits).</summary>
+    public ulong TdAttributes { get; init; }
+
+    /// <summary>VMM behaviour.</summary>
+    public VmmSettings VmmSettings { get; init; } = new();
+
+    /// <summary>Message log path (JSON Lines), or null.</summary>
+    public string? LogPath { get; init; }
+
+    /// <summary>Trace path (Chrome trace JSON), or null.</summary>
+    public string? TracePath { get; init; }
+
+    /// <summary>Final-state JSON path, or null.</summary>
+    public string? DumpStatePath { get; init; }
+
+    /// <summary>No summary on stderr.</summary>
+    public bool Quiet { get; init; }
+}

@@ -1,0 +1,347 @@
+using System.Reflection;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+
+namespace TdxSim.Machine.Scenarios;
+
+/// <summary>
+/// Reads a scenario from YAML, validating every key and value. Errors name the file and line:
+/// <c>configs/x.yaml:7: unknown key 'vcpu' (known: vcpus, ...)</c>. Relative image paths resolve
+/// against the scenario file's folder.
+/// </summary>
+public static class ScenarioLoader
+{
+    /// <summary>Name of the default scenario, embedded in the program.</summary>
+    public const string DefaultScenarioName = "smp-hello";
+
+    private static readonly string[] TopLevelKeys =
+    [
+        "name", "description", "guest", "image", "load", "entry", "vcpus", "memory", "accept",
+        "unroll_string_io", "max_instructions", "time_limit_ms", "seed", "deterministic", "vmm",
+        "td_attributes", "vmm_settings", "log", "trace", "dump_state", "quiet",
+    ];
+
+    private static readonly string[] VmmKeys =
+        ["map_gpa_retry", "on_fatal_error", "hlt_wake_ns", "msr_default", "msrs", "quote_delay_ns"];
+
+    private static readonly string[] MsrKeys = ["index", "access", "value"];
+
+    /// <summary>Loads a scenario file.</summary>
+    /// <exception cref="ScenarioException">The file is missing, unreadable or invalid.</exception>
+    public static Scenario LoadFile(string path)
+    {
+        string text;
+        try
+        {
+            text = File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            throw new ScenarioException($"{path}: cannot read scenario: {e.Message}", e);
+        }
+
+        string? folder = Path.GetDirectoryName(Path.GetFullPath(path));
+        return Parse(text, path, folder, Path.GetFileNameWithoutExtension(path));
+    }
+
+    /// <summary>The names of the scenarios embedded in the program.</summary>
+    public static IReadOnlyList<string> EmbeddedNames()
+    {
+        var names = new List<string>();
+        foreach (string resource in typeof(ScenarioLoader).Assembly.GetManifestResourceNames())
+        {
+            if (resource.StartsWith("configs/", StringComparison.Ordinal) && resource.EndsWith(".yaml", StringComparison.Ordinal))
+            {
+                names.Add(resource["configs/".Length..^".yaml".Length]);
+            }
+        }
+
+        names.Sort(StringComparer.Ordinal);
+        return names;
+    }
+
+    /// <summary>Loads a scenario embedded in the program (the <c>configs/</c> gallery).</summary>
+    public static Scenario LoadEmbedded(string name)
+    {
+        Assembly assembly = typeof(ScenarioLoader).Assembly;
+        using Stream? stream = assembly.GetManifestResourceStream($"configs/{name}.yaml")
+            ?? throw new ScenarioException($"no built-in scenario named '{name}' (known: {string.Join(", ", EmbeddedNames())})");
+        using var reader = new StreamReader(stream);
+        return Parse(reader.ReadToEnd(), $"configs/{name}.yaml", null, name);
+    }
+
+    /// <summary>Parses scenario text; <paramref name="source"/> names it in errors.</summary>
+    public static Scenario Parse(string text, string source, string? baseFolder = null, string? defaultName = null)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var stream = new YamlStream();
+        try
+        {
+            stream.Load(new StringReader(text));
+        }
+        catch (YamlException e)
+        {
+            throw new ScenarioException($"{source}:{e.Start.Line}: invalid YAML: {FirstLine(e.Message)}", e);
+        }
+
+        var scenario = new Scenario { Name = defaultName ?? "unnamed" };
+        if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is YamlScalarNode { Value: null or "" })
+        {
+            return scenario;
+        }
+
+        if (stream.Documents[0].RootNode is not YamlMappingNode root)
+        {
+            throw Error(source, stream.Documents[0].RootNode, "a scenario must be a mapping of keys to values");
+        }
+
+        var reader = new NodeReader(source);
+        foreach ((YamlNode keyNode, YamlNode value) in root.Children)
+        {
+            string key = reader.Key(keyNode, TopLevelKeys);
+            scenario = key switch
+            {
+                "name" => scenario with { Name = reader.String(value) },
+                "description" => scenario with { Description = reader.String(value) },
+                "guest" => scenario with { Guest = ParseGuest(reader, value, baseFolder) },
+                "image" => scenario with { Guest = GuestSource.FromImage(ResolvePath(reader.String(value), baseFolder)) },
+                "load" => scenario with { Load = reader.Number(value) },
+                "entry" => scenario with { Entry = reader.Number(value) },
+                "vcpus" => scenario with { Vcpus = reader.Vcpus(value) },
+                "memory" => scenario with { Memory = reader.MemorySize(value) },
+                "accept" => scenario with { LazyAccept = reader.Choice(value, "eager", "lazy") == "lazy" },
+                "unroll_string_io" => scenario with { UnrollStringIo = reader.Bool(value) },
+                "max_instructions" => scenario with { MaxInstructions = reader.Positive(value) },
+                "time_limit_ms" => scenario with { TimeLimitMs = reader.Positive(value) },
+                "seed" => scenario with { Seed = reader.Number(value) },
+                "deterministic" => scenario with { Deterministic = reader.Bool(value) },
+                "vmm" => scenario with { Vmm = reader.Choice(value, "single", "per-vcpu") == "single" ? VmmTopology.Single : VmmTopology.PerVcpu },
+                "td_attributes" => scenario with { TdAttributes = reader.Attributes(value) },
+                "vmm_settings" => scenario with { VmmSettings = ParseVmm(reader, value) },
+                "log" => scenario with { LogPath = ResolvePath(reader.String(value), baseFolder) },
+                "trace" => scenario with { TracePath = ResolvePath(reader.String(value), baseFolder) },
+                "dump_state" => scenario with { DumpStatePath = ResolvePath(reader.String(value), baseFolder) },
+                "quiet" => scenario with { Quiet = reader.Bool(value) },
+                _ => throw new InvalidOperationException(key),
+            };
+        }
+
+        return scenario;
+    }
+
+    private static GuestSource ParseGuest(NodeReader reader, YamlNode value, string? baseFolder)
+    {
+        string guest = reader.String(value);
+        return guest.StartsWith("builtin:", StringComparison.Ordinal)
+            ? GuestSource.FromBuiltIn(guest["builtin:".Length..])
+            : GuestSource.FromImage(ResolvePath(guest, baseFolder));
+    }
+
+    private static VmmSettings ParseVmm(NodeReader reader, YamlNode node)
+    {
+        if (node is not YamlMappingNode map)
+        {
+            throw reader.Fail(node, "vmm_settings must be a mapping");
+        }
+
+        var settings = new VmmSettings();
+        foreach ((YamlNode keyNode, YamlNode value) in map.Children)
+        {
+            string key = reader.Key(keyNode, VmmKeys);
+            settings = key switch
+            {
+                "map_gpa_retry" => settings with { MapGpaRetry = reader.Bool(value) },
+                "on_fatal_error" => settings with
+                {
+                    OnFatalError = reader.Choice(value, "stop", "resume") == "stop" ? FatalErrorPolicy.Stop : FatalErrorPolicy.Resume,
+                },
+                "hlt_wake_ns" => settings with { HltWakeNs = reader.Number(value) },
+                "msr_default" => settings with { MsrDefaultDeny = reader.Choice(value, "allow", "deny") == "deny" },
+                "msrs" => settings with { Msrs = ParseMsrs(reader, value) },
+                "quote_delay_ns" => settings with { QuoteDelayNs = reader.Number(value) },
+                _ => throw new InvalidOperationException(key),
+            };
+        }
+
+        return settings;
+    }
+
+    private static List<MsrRule> ParseMsrs(NodeReader reader, YamlNode node)
+    {
+        if (node is not YamlSequenceNode seq)
+        {
+            throw reader.Fail(node, "msrs must be a list of {index, access, value}");
+        }
+
+        var rules = new List<MsrRule>();
+        foreach (YamlNode item in seq.Children)
+        {
+            if (item is not YamlMappingNode map)
+            {
+                throw reader.Fail(item, "each msrs entry must be a mapping {index, access, value}");
+            }
+
+            uint? index = null;
+            MsrAccess access = MsrAccess.ReadWrite;
+            ulong value = 0;
+            foreach ((YamlNode keyNode, YamlNode v) in map.Children)
+            {
+                switch (reader.Key(keyNode, MsrKeys))
+                {
+                    case "index":
+                        ulong n = reader.Number(v);
+                        index = n <= uint.MaxValue ? (uint)n : throw reader.Fail(v, $"MSR index {n:#x} does not fit in 32 bits");
+                        break;
+                    case "access":
+                        access = reader.Choice(v, "rw", "ro", "wo") switch
+                        {
+                            "ro" => MsrAccess.ReadOnly,
+                            "wo" => MsrAccess.WriteOnly,
+                            _ => MsrAccess.ReadWrite,
+                        };
+                        break;
+                    default:
+                        value = reader.Number(v);
+                        break;
+                }
+            }
+
+            rules.Add(new MsrRule(index ?? throw reader.Fail(item, "msrs entry needs an index"), access, value));
+        }
+
+        return rules;
+    }
+
+    private static string ResolvePath(string path, string? baseFolder)
+        => baseFolder is null || Path.IsPathRooted(path) ? path : Path.GetFullPath(Path.Combine(baseFolder, path));
+
+    private static string FirstLine(string message)
+    {
+        int nl = message.IndexOf('\n', StringComparison.Ordinal);
+        return nl < 0 ? message : message[..nl];
+    }
+
+    private static ScenarioException Error(string source, YamlNode node, string message)
+        => new($"{source}:{node.Start.Line}: {message}");
+
+    /// <summary>Reads typed values from nodes, failing with file:line messages.</summary>
+    private sealed class NodeReader(string source)
+    {
+        public ScenarioException Fail(YamlNode node, string message) => Error(source, node, message);
+
+        public string Key(YamlNode node, string[] known)
+        {
+            string key = node is YamlScalarNode { Value: { } v } ? v : throw Fail(node, "keys must be plain strings");
+            if (Array.IndexOf(known, key) < 0)
+            {
+                string? near = Array.Find(known, k => Distance(k, key) <= 2);
+                string hint = near is not null ? $" (did you mean '{near}'?)" : $" (known: {string.Join(", ", known)})";
+                throw Fail(node, $"unknown key '{key}'{hint}");
+            }
+
+            return key;
+        }
+
+        public string String(YamlNode node) => node is YamlScalarNode { Value: { } v } && v.Length > 0
+            ? v
+            : throw Fail(node, "expected a non-empty string");
+
+        public bool Bool(YamlNode node) => String(node) switch
+        {
+            "true" or "yes" or "on" => true,
+            "false" or "no" or "off" => false,
+            string s => throw Fail(node, $"expected true or false, not '{s}'"),
+        };
+
+        public ulong Number(YamlNode node)
+        {
+            string s = String(node);
+            return NumberParser.TryParseNumber(s, out ulong v) ? v : throw Fail(node, $"'{s}' is not a number (decimal or 0x hex)");
+        }
+
+        public ulong Positive(YamlNode node)
+        {
+            ulong v = Number(node);
+            return v > 0 ? v : throw Fail(node, "must be greater than zero");
+        }
+
+        public int Vcpus(YamlNode node)
+        {
+            ulong v = Number(node);
+            return v is >= 1 and <= Scenario.MaxVcpus
+                ? (int)v
+                : throw Fail(node, $"vcpus must be between 1 and {Scenario.MaxVcpus}, not {v}");
+        }
+
+        public ulong MemorySize(YamlNode node)
+        {
+            string s = String(node);
+            if (!NumberParser.TryParseSize(s, out ulong v))
+            {
+                throw Fail(node, $"'{s}' is not a size (a number with an optional K, M or G suffix)");
+            }
+
+            return MachineLimits.CheckMemory(v) is { } problem ? throw Fail(node, problem) : v;
+        }
+
+        public string Choice(YamlNode node, params string[] choices)
+        {
+            string s = String(node);
+            return Array.IndexOf(choices, s) >= 0 ? s : throw Fail(node, $"expected one of {string.Join(", ", choices)}, not '{s}'");
+        }
+
+        public ulong Attributes(YamlNode node)
+        {
+            if (node is YamlScalarNode)
+            {
+                return Number(node);
+            }
+
+            if (node is not YamlSequenceNode seq)
+            {
+                throw Fail(node, "td_attributes must be a number or a list of names");
+            }
+
+            ulong bits = 0;
+            foreach (YamlNode item in seq.Children)
+            {
+                bits |= String(item) switch
+                {
+                    "debug" => Abi.TdAttributes.Debug,
+                    "sept_ve_disable" => Abi.TdAttributes.SeptVeDisable,
+                    "migratable" => Abi.TdAttributes.Migratable,
+                    "pks" => Abi.TdAttributes.Pks,
+                    "perfmon" => Abi.TdAttributes.Perfmon,
+                    string s => throw Fail(item, $"unknown TD attribute '{s}' (known: debug, sept_ve_disable, migratable, pks, perfmon)"),
+                };
+            }
+
+            return bits;
+        }
+
+        private static int Distance(string a, string b)
+        {
+            var d = new int[a.Length + 1, b.Length + 1];
+            for (int i = 0; i <= a.Length; i++)
+            {
+                d[i, 0] = i;
+            }
+
+            for (int j = 0; j <= b.Length; j++)
+            {
+                d[0, j] = j;
+            }
+
+            for (int i = 1; i <= a.Length; i++)
+            {
+                for (int j = 1; j <= b.Length; j++)
+                {
+                    int cost = a[i - 1] == b[j - 1] ? 0 : 1;
+                    d[i, j] = Math.Min(Math.Min(d[i - 1, j] + 1, d[i, j - 1] + 1), d[i - 1, j - 1] + cost);
+                }
+            }
+
+            return d[a.Length, b.Length];
+        }
+    }
+}
