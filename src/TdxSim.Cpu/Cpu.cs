@@ -1,0 +1,339 @@
+using System.Runtime.CompilerServices;
+using Iced.Intel;
+using TdxSim.Abi;
+using TdxSim.Cpu.Decode;
+using TdxSim.Cpu.Exec;
+using TdxSim.Memory;
+
+namespace TdxSim.Cpu;
+
+/// <summary>
+/// One x86-64 vCPU: long mode, CPL 0, flat segments, no paging (contract section 3). <see cref="Run"/> executes guest
+/// code until something needs the outside world and returns it as a <see cref="CpuExit"/> value; the CPU itself
+/// talks to nobody.
+/// <para>
+/// Guest code is decoded once per basic block with Iced and cached as pre-decoded ops; blocks are revalidated on
+/// entry against per-page code generations, so writes to code (self-modifying or from another vCPU, or from the
+/// host through <see cref="GuestPhysicalMemory.TryWritePrivate"/>) take effect. One instance per thread; several
+/// instances may run concurrently on different threads over the same <see cref="GuestPhysicalMemory"/>.
+/// </para>
+/// </summary>
+public sealed unsafe class Cpu
+{
+    private const int L1Size = 1 << 12;
+    private const int MaxCachedBlocks = 1 << 16;
+
+    private readonly GuestPhysicalMemory _memory;
+    private readonly CpuCore[] _coreStorage;
+    private readonly CpuCore* _core;
+    private readonly BlockBuilder _builder;
+    private readonly Dictionary<ulong, Block> _blocks = [];
+    private readonly Block?[] _l1 = new Block?[L1Size];
+
+    /// <summary>Creates vCPU <paramref name="vcpuIndex"/> over <paramref name="memory"/>, at reset state (RFLAGS = 2, every
+    /// register and RIP 0).</summary>
+    public Cpu(GuestPhysicalMemory memory, int vcpuIndex = 0, CpuOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(memory);
+        ArgumentOutOfRangeException.ThrowIfNegative(vcpuIndex);
+        options ??= new CpuOptions();
+        if (options.MaxBlockInstructions is < 1 or > 256)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), $"MaxBlockInstructions {options.MaxBlockInstructions} is outside 1..256");
+        }
+
+        if (options.RepChunk < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), $"RepChunk {options.RepChunk} must be positive");
+        }
+
+        _memory = memory;
+        VcpuIndex = vcpuIndex;
+        Options = options;
+        _coreStorage = GC.AllocateArray<CpuCore>(1, pinned: true);
+        _core = (CpuCore*)Unsafe.AsPointer(ref _coreStorage[0]);
+        _core->Mem = memory.PrivateBase;
+        _core->Shared = memory.SharedBase;
+        _core->States = memory.States;
+        _core->Generations = memory.CodeGenerations;
+        _core->PrivateSize = memory.PrivateSize;
+        _core->PageCount = memory.PageCount;
+        _core->TscPerInstruction = options.TscPerInstruction;
+        _core->TscOffset = options.TscOffset;
+        _core->RepChunk = (uint)options.RepChunk;
+        _core->State.Rflags = CpuState.ResetRflags;
+        _builder = new BlockBuilder(memory, options.MaxBlockInstructions);
+    }
+
+    /// <summary>This vCPU's index.</summary>
+    public int VcpuIndex { get; }
+
+    /// <summary>The options this vCPU was created with.</summary>
+    public CpuOptions Options { get; }
+
+    /// <summary>The memory this vCPU runs on.</summary>
+    public GuestPhysicalMemory Memory => _memory;
+
+    /// <summary>The architectural state, by reference: read and change it between <see cref="Run"/> calls.</summary>
+    public ref CpuState State => ref _core->State;
+
+    /// <summary>Number of cached blocks (for tests and diagnostics).</summary>
+    public int CachedBlockCount => _blocks.Count;
+
+    /// <summary>Drops every cached block; the next execution decodes afresh.</summary>
+    public void InvalidateDecodeCache()
+    {
+        foreach (Block b in _blocks.Values)
+        {
+            b.Live = false;
+        }
+
+        _blocks.Clear();
+        Array.Clear(_l1);
+    }
+
+    /// <summary>
+    /// Runs until an exit, or until <paramref name="maxInstructions"/> more instructions retired
+    /// (<see cref="CpuExitKind.InstructionLimit"/>). Allocates nothing except when decoding new code or reporting a fault.
+    /// </summary>
+    public CpuExit Run(ulong maxInstructions)
+    {
+        CpuCore* c = _core;
+        c->State.Rflags = (c->State.Rflags | CpuState.ResetRflags) & ~(Rflag.Rf | (1UL << 3) | (1UL << 5) | (1UL << 15) | ~((1UL << 22) - 1));
+        c->Exit = CoreExit.None;
+        ulong remaining = maxInstructions;
+        Block? prev = null;
+        while (remaining != 0)
+        {
+            ulong rip = c->State.Rip;
+            Block? b = null;
+            if (prev != null)
+            {
+                if (prev.Link0Rip == rip)
+                {
+                    b = prev.Link0;
+                }
+                else if (prev.Link1Rip == rip)
+                {
+                    b = prev.Link1;
+                }
+
+                if (b == null || !b.IsCurrent)
+                {
+                    b = Lookup(c, rip);
+                    if (b == null)
+                    {
+                        return FetchFault(c, rip);
+                    }
+
+                    if (prev.Link0Rip == rip || prev.Link0Rip == ulong.MaxValue)
+                    {
+                        prev.Link0Rip = rip;
+                        prev.Link0 = b;
+                    }
+                    else
+                    {
+                        prev.Link1Rip = rip;
+                        prev.Link1 = b;
+                    }
+                }
+            }
+            else
+            {
+                b = Lookup(c, rip);
+                if (b == null)
+                {
+                    return FetchFault(c, rip);
+                }
+            }
+
+            Op* ops = b.Ops;
+            int n = b.Count;
+            int i = 0;
+            int status = Status.Continue;
+            c->State.Rip = b.End;
+            if ((ulong)n <= remaining)
+            {
+                for (; i < n; i++)
+                {
+                    status = ops[i].Fn(c, ops + i);
+                    if (status != Status.Continue)
+                    {
+                        break;
+                    }
+                }
+            }
+            else
+            {
+                // The limit falls inside this block: run its first instructions with exact-flag handlers.
+                n = (int)remaining;
+                for (; i < n; i++)
+                {
+                    status = ops[i].Precise(c, ops + i);
+                    if (status != Status.Continue)
+                    {
+                        break;
+                    }
+                }
+
+                if (status == Status.Continue)
+                {
+                    c->State.Rip = ops[n - 1].NextRip;
+                }
+            }
+
+            if (status == Status.Continue)
+            {
+                c->State.InstructionsRetired += (ulong)n;
+                remaining -= (ulong)n;
+                prev = b;
+                continue;
+            }
+
+            Op* op = ops + i;
+            prev = null;
+            switch (status)
+            {
+                case Status.StopAfter:
+                    c->State.InstructionsRetired += (ulong)(i + 1);
+                    remaining -= (ulong)(i + 1);
+                    if (i != b.Count - 1)
+                    {
+                        c->State.Rip = op->NextRip;
+                    }
+
+                    break;
+                case Status.Restart:
+                    c->State.InstructionsRetired += (ulong)i;
+                    remaining -= (ulong)i;
+                    c->State.Rip = op->Rip;
+                    break;
+                default:
+                    c->State.InstructionsRetired += (ulong)i;
+                    c->State.Rip = op->Rip;
+                    return MakeExit(c, op, b.Details?[i]);
+            }
+        }
+
+        return new CpuExit(CpuExitKind.InstructionLimit, c->State.Rip, default, 0, 0, null);
+    }
+
+    private Block? Lookup(CpuCore* c, ulong rip)
+    {
+        int slot = (int)((rip ^ (rip >> 12)) & (L1Size - 1));
+        Block? b = _l1[slot];
+        if (b != null && b.Start == rip && b.IsCurrent)
+        {
+            return b;
+        }
+
+        if (_blocks.TryGetValue(rip, out b))
+        {
+            if (b.IsCurrent)
+            {
+                _l1[slot] = b;
+                return b;
+            }
+
+            b.Live = false;
+            _blocks.Remove(rip);
+        }
+
+        if (_blocks.Count >= MaxCachedBlocks)
+        {
+            InvalidateDecodeCache();
+        }
+
+        b = _builder.Build(c, rip);
+        if (b == null)
+        {
+            return null;
+        }
+
+        _blocks[rip] = b;
+        _l1[slot] = b;
+        return b;
+    }
+
+    private CpuExit FetchFault(CpuCore* c, ulong rip)
+    {
+        c->State.Rip = rip;
+        return MakeExit(c, null, null);
+    }
+
+    /// <summary>Builds the exit value from what the handler stored in the core (allocates only for faults).</summary>
+    private CpuExit MakeExit(CpuCore* c, Op* op, string? decodeDetail)
+    {
+        ulong rip = c->State.Rip;
+        uint length = op == null ? 0u : op->Len;
+        CoreExit kind = c->Exit;
+        c->Exit = CoreExit.None;
+        switch (kind)
+        {
+            case CoreExit.Tdcall:
+                return new CpuExit(CpuExitKind.Tdcall, rip, default, 0, 0, null);
+            case CoreExit.Ve:
+                return new CpuExit(
+                    CpuExitKind.VirtualizationException,
+                    rip,
+                    new VeInfo(c->VeReason, c->VeQualification, c->VeGla, c->VeGpa, length, 0),
+                    CpuExit.VirtualizationExceptionVector,
+                    0,
+                    null);
+            case CoreExit.EptFatal:
+                return new CpuExit(
+                    CpuExitKind.EptViolation,
+                    rip,
+                    new VeInfo(VeExitReason.EptViolation, c->VeQualification, c->VeGla, c->VeGpa, length, 0),
+                    0,
+                    0,
+                    $"EPT violation on private memory at GPA 0x{c->VeGpa:x}: {DescribeDetail(c)}{Disassemble(rip)}");
+            default:
+                return new CpuExit(CpuExitKind.Exception, rip, default, c->Vector, c->ErrorCode, decodeDetail ?? $"{DescribeDetail(c)}{Disassemble(rip)}");
+        }
+    }
+
+    private static string DescribeDetail(CpuCore* c) => c->Detail switch
+    {
+        FaultDetail.Ud2 => "#UD: ud2",
+        FaultDetail.DivideByZero => "#DE: division by zero",
+        FaultDetail.DivideOverflow => "#DE: quotient does not fit the destination",
+        FaultDetail.BeyondGpaw => $"#GP(0): address 0x{c->VeGla:x} is beyond the {GuestPhysical.Gpaw}-bit guest-physical address width",
+        FaultDetail.PrivateOutsideMemory => "the address is outside private memory",
+        FaultDetail.PrivateConvertedToShared => "the page was converted to shared",
+        FaultDetail.FetchFromShared => "instruction fetch from a shared GPA",
+        FaultDetail.Unsupported => "#UD: unsupported instruction",
+        _ => c->Vector switch
+        {
+            CpuExit.GeneralProtection => "#GP(0)",
+            CpuExit.DivideError => "#DE",
+            CpuExit.InvalidOpcode => "#UD",
+            _ => $"exception {c->Vector}",
+        },
+    };
+
+    /// <summary>" in 'instruction' (bytes)" for fault messages, when the bytes at <paramref name="rip"/> are readable.</summary>
+    private string Disassemble(ulong rip)
+    {
+        Span<byte> bytes = stackalloc byte[15];
+        int n = 15;
+        while (n > 0 && !_memory.TryReadPrivate(rip, bytes[..n]))
+        {
+            n--;
+        }
+
+        if (n == 0)
+        {
+            return string.Empty;
+        }
+
+        var decoder = Decoder.Create(64, new ByteArrayCodeReader(bytes[..n].ToArray()), rip);
+        decoder.Decode(out Instruction instr);
+        if (instr.Code == Code.INVALID)
+        {
+            return string.Empty;
+        }
+
+        return $" in '{instr}' ({Convert.ToHexString(bytes[..instr.Length]).ToLowerInvariant()})";
+    }
+}

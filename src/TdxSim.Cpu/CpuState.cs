@@ -1,0 +1,60 @@
+using System.Runtime.InteropServices;
+using TdxSim.Abi;
+
+namespace TdxSim.Cpu;
+
+/// <summary>
+/// Architectural state of one vCPU: plain data, one per vCPU, never shared or static.
+/// The interpreter keeps RFLAGS exact at every instruction boundary it can stop on, so
+/// <see cref="Rflags"/> is a plain field.
+/// </summary>
+[StructLayout(LayoutKind.Sequential)]
+public struct CpuState
+{
+    /// <summary>RFLAGS value at reset: only the always-one bit 1 (IF = 0, contract section 3).</summary>
+    public const ulong ResetRflags = 0x2;
+
+    /// <summary>General-purpose registers, indexed by <see cref="TdxSim.Abi.Gpr"/>.</summary>
+    public Gprs Gpr;
+
+    /// <summary>Address of the next instruction to execute (on an exit: of the instruction that exited).</summary>
+    public ulong Rip;
+
+    /// <summary>Architectural RFLAGS; bit 1 always reads as one.</summary>
+    public ulong Rflags;
+
+    /// <summary>Instructions retired so far (an instruction that exits is not retired; a REP string instruction counts once).</summary>
+    public ulong InstructionsRetired;
+
+    /// <summary>FS segment base, added to memory operands with an FS override (long mode: only FS and GS have bases).</summary>
+    public ulong FsBase;
+
+    /// <summary>GS segment base, added to memory operands with a GS override.</summary>
+    public ulong GsBase;
+}
+
+/// <summary>Architectural RFLAGS bits (SDM Vol. 1 section 3.4.3).</summary>
+public static class Rflag
+{
+    public const ulong Cf = 1UL << 0;
+    public const ulong Reserved1 = 1UL << 1;
+    public const ulong Pf = 1UL << 2;
+    public const ulong Af = 1UL << 4;
+    public const ulong Zf = 1UL << 6;
+    public const ulong Sf = 1UL << 7;
+    public const ulong Tf = 1UL << 8;
+    public const ulong If = 1UL << 9;
+    public const ulong Df = 1UL << 10;
+    public const ulong Of = 1UL << 11;
+    public const ulong Iopl = 3UL << 12;
+    public const ulong Nt = 1UL << 14;
+    public const ulong Rf = 1UL << 16;
+    public const ulong Vm = 1UL << 17;
+    public const ulong Ac = 1UL << 18;
+    public const ulong Vif = 1UL << 19;
+    public const ulong Vip = 1UL << 20;
+    public const ulong Id = 1UL << 21;
+
+    /// <summary>The six arithmetic status flags: OF, SF, ZF, AF, PF, CF.</summary>
+    public const ulong Status = Cf | Pf | Af | Zf | Sf | Of;
+}

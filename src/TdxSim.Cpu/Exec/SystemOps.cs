@@ -1,0 +1,85 @@
+using TdxSim.Abi;
+using static TdxSim.Cpu.Exec.Operands;
+
+namespace TdxSim.Cpu.Exec;
+
+/// <summary>
+/// Instructions that leave the interpreter (TDCALL, and the #VE-raising I/O, CPUID, RDMSR, WRMSR, HLT of a TD,
+/// reference 3.1), faults, RDTSC, flag instructions, fences and NOPs.
+/// </summary>
+internal static unsafe class SystemOps
+{
+    public static int Nop(CpuCore* c, Op* op) => Status.Continue;
+
+    public static int Mfence(CpuCore* c, Op* op)
+    {
+        Interlocked.MemoryBarrier();
+        return Status.Continue;
+    }
+
+    public static int Tdcall(CpuCore* c, Op* op)
+    {
+        c->Exit = CoreExit.Tdcall;
+        return Status.Exit;
+    }
+
+    /// <summary>An instruction the TDX module turns into #VE: reason in Aux2, no qualification.</summary>
+    public static int VeExit(CpuCore* c, Op* op)
+    {
+        c->SetVe((VeExitReason)op->Aux2, 0);
+        return Status.Exit;
+    }
+
+    /// <summary>IN/OUT/INS/OUTS: #VE with the I/O qualification (Disp = qualification without the port;
+    /// Aux = 1 for an immediate port in Imm, else the port is DX).</summary>
+    public static int Io(CpuCore* c, Op* op)
+    {
+        ushort port = op->Aux == 1 ? (ushort)op->Imm : (ushort)Gpr(c, 2);
+        c->SetVe(VeExitReason.IoInstruction, (ulong)op->Disp | ((ulong)port << 16));
+        return Status.Exit;
+    }
+
+    /// <summary>A fault decided at decode time: vector in Aux2, detail in Aux.</summary>
+    public static int Fault(CpuCore* c, Op* op)
+    {
+        c->SetException((byte)op->Aux2, 0, (FaultDetail)op->Aux);
+        return Status.Exit;
+    }
+
+    /// <summary>RDTSC: derived from retired instructions, never from the host clock. Aux2 = index of this op in its block.</summary>
+    public static int Rdtsc(CpuCore* c, Op* op)
+    {
+        ulong tsc = c->TscOffset + ((c->State.InstructionsRetired + (ulong)op->Aux2) * c->TscPerInstruction);
+        Gpr(c, 0) = (uint)tsc;
+        Gpr(c, 2) = tsc >> 32;
+        return Status.Continue;
+    }
+
+    /// <summary>CLC, STC, CLI, STI, CLD, STD: RFLAGS = (RFLAGS &amp; ~Imm) | Disp.</summary>
+    public static int SetFlags(CpuCore* c, Op* op)
+    {
+        c->State.Rflags = (c->State.Rflags & ~op->Imm) | (ulong)op->Disp;
+        return Status.Continue;
+    }
+
+    public static int Cmc(CpuCore* c, Op* op)
+    {
+        c->State.Rflags ^= Flags.Cf;
+        return Status.Continue;
+    }
+
+    /// <summary>LAHF: AH = SF:ZF:0:AF:0:PF:1:CF.</summary>
+    public static int Lahf(CpuCore* c, Op* op)
+    {
+        SetReg(c, CpuCore.HighByteOffset(0), (byte)((c->State.Rflags & (Flags.Sf | Flags.Zf | Flags.Af | Flags.Pf | Flags.Cf)) | 2));
+        return Status.Continue;
+    }
+
+    /// <summary>SAHF: SF, ZF, AF, PF, CF from AH.</summary>
+    public static int Sahf(CpuCore* c, Op* op)
+    {
+        const ulong mask = Flags.Sf | Flags.Zf | Flags.Af | Flags.Pf | Flags.Cf;
+        Flags.Set(c, mask, Reg<byte>(c, CpuCore.HighByteOffset(0)) & mask);
+        return Status.Continue;
+    }
+}
