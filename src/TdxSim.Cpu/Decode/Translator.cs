@@ -1,6 +1,7 @@
 using Iced.Intel;
 using TdxSim.Cpu.Exec;
 using TdxSim.Abi;
+using IcedFlags = Iced.Intel.RflagsBits;
 
 namespace TdxSim.Cpu.Decode;
 
@@ -216,13 +217,13 @@ internal static unsafe partial class Translator
     }
 
     /// <summary>Maps Iced's RflagsBits to RFLAGS status-flag bits.</summary>
-    private static ulong MapFlags(RflagsBits bits) =>
-        ((bits & RflagsBits.OF) != 0 ? Flags.Of : 0)
-        | ((bits & RflagsBits.SF) != 0 ? Flags.Sf : 0)
-        | ((bits & RflagsBits.ZF) != 0 ? Flags.Zf : 0)
-        | ((bits & RflagsBits.AF) != 0 ? Flags.Af : 0)
-        | ((bits & RflagsBits.CF) != 0 ? Flags.Cf : 0)
-        | ((bits & RflagsBits.PF) != 0 ? Flags.Pf : 0);
+    private static ulong MapFlags(IcedFlags bits) =>
+        ((bits & IcedFlags.OF) != 0 ? Flags.Of : 0)
+        | ((bits & IcedFlags.SF) != 0 ? Flags.Sf : 0)
+        | ((bits & IcedFlags.ZF) != 0 ? Flags.Zf : 0)
+        | ((bits & IcedFlags.AF) != 0 ? Flags.Af : 0)
+        | ((bits & IcedFlags.CF) != 0 ? Flags.Cf : 0)
+        | ((bits & IcedFlags.PF) != 0 ? Flags.Pf : 0);
 
     /// <summary>Core offset of a general-purpose register operand (8-bit high registers address byte 1).</summary>
     private static byte RegOff(Register r)
