@@ -1,0 +1,20 @@
+namespace TdxSim.Actors.Events;
+
+/// <summary>
+/// Sees every message the runtime delivers, exactly once, on the thread that is about to run the handler
+/// (register with <see cref="ActorSystem.AddDeliveryObserver"/>). The message log assigns its global
+/// sequence number here. Implementations must be thread-safe under the concurrent dispatcher and fast:
+/// they run on the hot path of every hop.
+/// </summary>
+public interface IDeliveryObserver
+{
+    /// <summary>
+    /// Called just before the recipient's handler runs with <paramref name="envelope"/> (for an <c>Ask</c>
+    /// reply: just before the waiting task completes). System messages (create, stop, watch) are not reported;
+    /// <see cref="Terminated"/> is, because a handler sees it.
+    /// </summary>
+    void OnDelivered(in Envelope envelope, IActorRef recipient);
+
+    /// <summary>Called once for a message that will never reach a handler.</summary>
+    void OnDeadLetter(in Envelope envelope, IActorRef recipient, DeadLetterReason reason);
+}
