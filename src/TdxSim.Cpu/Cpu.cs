@@ -99,7 +99,7 @@ public sealed unsafe class Cpu
     public CpuExit Run(ulong maxInstructions)
     {
         CpuCore* c = _core;
-        c->State.Rflags = (c->State.Rflags | CpuState.ResetRflags) & ~(RflagsBits.Rf | (1UL << 3) | (1UL << 5) | (1UL << 15) | ~((1UL << 22) - 1));
+        c->State.Rflags = (c->State.Rflags | CpuState.ResetRflags) & ~(Rflags.Rf | (1UL << 3) | (1UL << 5) | (1UL << 15) | ~((1UL << 22) - 1));
         c->Exit = CoreExit.None;
         ulong remaining = maxInstructions;
         Block? prev = null;

@@ -34,7 +34,7 @@ public struct CpuState
 }
 
 /// <summary>Architectural RFLAGS bits (SDM Vol. 1 section 3.4.3).</summary>
-public static class RflagsBits
+public static class Rflags
 {
     public const ulong Cf = 1UL << 0;
     public const ulong Reserved1 = 1UL << 1;
