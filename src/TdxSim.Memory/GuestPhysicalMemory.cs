@@ -63,10 +63,13 @@ public sealed unsafe class GuestPhysicalMemory : IDisposable
         _shared = new NativeRegion(privateBytes);
         _states = new NativeRegion(PageCount);
         _generations = new NativeRegion(PageCount * sizeof(uint));
-        new Span<byte>(_states.Base, (int)Math.Min(PageCount, int.MaxValue)).Fill((byte)(acceptAll ? PageState.Accepted : PageState.Pending));
-        for (ulong done = int.MaxValue; done < PageCount; done += int.MaxValue)
+        if (!acceptAll)
         {
-            new Span<byte>(_states.Base + done, (int)Math.Min(PageCount - done, int.MaxValue)).Fill((byte)(acceptAll ? PageState.Accepted : PageState.Pending));
+            // Accepted is state code 0, so an all-accepted memory leaves even the state array untouched.
+            for (ulong done = 0; done < PageCount; done += int.MaxValue)
+            {
+                new Span<byte>(_states.Base + done, (int)Math.Min(PageCount - done, int.MaxValue)).Fill(PageCode.Pending);
+            }
         }
     }
 
@@ -82,7 +85,7 @@ public sealed unsafe class GuestPhysicalMemory : IDisposable
     /// <summary>Host address of the shared page behind shared-alias GPA <c>0 | SharedBit</c>.</summary>
     internal byte* SharedBase => _shared.Base;
 
-    /// <summary>One state byte per private page: a <see cref="PageState"/>, plus <see cref="CodeFlag"/>.</summary>
+    /// <summary>One state byte per private page: a <see cref="PageCode"/>, plus <see cref="CodeFlag"/>.</summary>
     internal byte* States => _states.Base;
 
     /// <summary>One code generation counter per private page.</summary>
@@ -97,7 +100,7 @@ public sealed unsafe class GuestPhysicalMemory : IDisposable
             return PageState.None;
         }
 
-        return (PageState)(States[gpa >> GuestPhysical.PageShift] & StateMask);
+        return PageCode.ToState(States[gpa >> GuestPhysical.PageShift]);
     }
 
     /// <summary>
@@ -132,7 +135,7 @@ public sealed unsafe class GuestPhysicalMemory : IDisposable
             ulong accepted = 0;
             for (ulong p = first; p < first + count; p++)
             {
-                switch ((PageState)(States[p] & StateMask))
+                switch (PageCode.ToState(States[p]))
                 {
                     case PageState.Pending:
                         pending++;
@@ -181,7 +184,7 @@ public sealed unsafe class GuestPhysicalMemory : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         ulong g = GuestPhysical.StripShared(sharedGpa);
         return sharedGpa <= GuestPhysical.AddressMask && g < PrivateSize
-               && (States[g >> GuestPhysical.PageShift] & StateMask) == (byte)PageState.ConvertedToShared;
+               && (States[g >> GuestPhysical.PageShift] & StateMask) == PageCode.Shared;
     }
 
     /// <summary>Trusted read (loader, TDX module) of accepted private memory; false if any byte is not accepted private memory.</summary>
@@ -277,7 +280,7 @@ public sealed unsafe class GuestPhysicalMemory : IDisposable
         while (true)
         {
             byte old = Volatile.Read(ref state);
-            if ((old & StateMask) != (byte)PageState.Accepted)
+            if ((old & StateMask) != PageCode.Accepted)
             {
                 return false;
             }
@@ -329,7 +332,7 @@ public sealed unsafe class GuestPhysicalMemory : IDisposable
         {
             for (ulong p = first; p < first + count; p++)
             {
-                var state = (PageState)(States[p] & StateMask);
+                var state = PageCode.ToState(States[p]);
                 bool isShared = state == PageState.ConvertedToShared;
                 if (isShared == toShared)
                 {
@@ -361,7 +364,7 @@ public sealed unsafe class GuestPhysicalMemory : IDisposable
         for (ulong p = first; p < first + count; p++)
         {
             bool hadCode = (Volatile.Read(ref States[p]) & CodeFlag) != 0;
-            Volatile.Write(ref States[p], (byte)state);
+            Volatile.Write(ref States[p], PageCode.From(state));
             if (hadCode)
             {
                 Interlocked.Increment(ref CodeGenerations[p]);
@@ -384,7 +387,7 @@ public sealed unsafe class GuestPhysicalMemory : IDisposable
         ulong last = (gpa + length - 1) >> GuestPhysical.PageShift;
         for (ulong p = gpa >> GuestPhysical.PageShift; p <= last; p++)
         {
-            if ((States[p] & StateMask) != (byte)wanted)
+            if ((States[p] & StateMask) != PageCode.From(wanted))
             {
                 return false;
             }

@@ -20,7 +20,7 @@ internal enum Access : byte
 /// </summary>
 internal static unsafe class MemoryAccess
 {
-    private const byte Accepted = (byte)PageState.Accepted;
+    private const byte Accepted = PageCode.Accepted;
     private const ulong PageOffsetMask = GuestPhysical.PageSize - 1;
 
     /// <summary>Host pointer for reading <paramref name="size"/> bytes at <paramref name="ea"/>; null after storing an exit in the core.</summary>
@@ -131,7 +131,7 @@ internal static unsafe class MemoryAccess
         if (GuestPhysical.IsShared(gpa))
         {
             if (access != Access.Fetch && page < c->PageCount
-                && (c->States[page] & GuestPhysicalMemory.StateMask) == (byte)PageState.ConvertedToShared)
+                && (c->States[page] & GuestPhysicalMemory.StateMask) == PageCode.Shared)
             {
                 return true;
             }
@@ -154,7 +154,7 @@ internal static unsafe class MemoryAccess
         }
 
         byte state = Volatile.Read(ref c->States[page]);
-        switch ((PageState)(state & GuestPhysicalMemory.StateMask))
+        switch (PageCode.ToState(state))
         {
             case PageState.Accepted:
                 if ((access & Access.Write) != 0 && (state & GuestPhysicalMemory.CodeFlag) != 0)
