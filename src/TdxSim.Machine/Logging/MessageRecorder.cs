@@ -1,0 +1,323 @@
+using TdxSim.Actors;
+using TdxSim.Actors.Events;
+using TdxSim.Actors.Scheduling;
+using TdxSim.Machine.Logging.Trace;
+
+namespace TdxSim.Machine.Logging;
+
+/// <summary>
+/// The message log's delivery hook (contract sections 6 and 7). Register it with the actor system as an
+/// <see cref="IDeliveryObserver"/>: every delivery gets the next global sequence number and a clock reading
+/// under one short lock, and the record (a struct holding references, no allocation) goes into a bounded ring.
+/// A dedicated writer thread drains the ring in sequence order and hands each record to every sink.
+/// </summary>
+/// <remarks>
+/// <para>Nothing is dropped: when the ring is full the delivering thread waits for the writer (backpressure),
+/// so a slow disk slows the machine down instead of losing records. Sink failures (an I/O error) are counted per
+/// sink and reported by <see cref="Complete"/>.</para>
+/// <para>Taking the sequence number, the time and the ring slot under the same lock makes the file order, the
+/// <c>seq</c> order and the <c>t_ns</c> order agree even when several dispatcher threads deliver at once.</para>
+/// </remarks>
+public sealed class MessageRecorder : IDeliveryObserver, IDisposable, IAsyncDisposable
+{
+    private const int BatchSize = 1024;
+
+    private readonly Lock _completeGate = new();
+    private readonly object _gate = new();
+    private readonly IClock _clock;
+    private readonly MessageLogSink[] _sinks;
+    private readonly PendingRecord[] _ring;
+    private readonly TimeSpan _completionTimeout;
+    private readonly Thread _writer;
+
+    // Guarded by _gate.
+    private int _head;
+    private int _count;
+    private long _seq;
+    private bool _closing;
+    private bool _consumerWaiting;
+    private int _producersWaiting;
+    private long _late;
+    private long _waits;
+
+    private long _deadLetters;
+    private long _dispatched;
+    private MessageLogReport? _report;
+
+    /// <summary>Creates a recorder reading <paramref name="clock"/> and writing to <paramref name="sinks"/>; starts its writer thread.</summary>
+    /// <param name="clock">The actor system's clock (virtual in deterministic mode).</param>
+    /// <param name="sinks">Destinations; the recorder owns them and completes them in <see cref="Complete"/>.</param>
+    /// <param name="options">Capacity, actor-name root and completion timeout.</param>
+    public MessageRecorder(IClock clock, IEnumerable<MessageLogSink> sinks, MessageRecorderOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(clock);
+        ArgumentNullException.ThrowIfNull(sinks);
+        options ??= MessageRecorderOptions.Default;
+        if (options.Capacity < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.Capacity, "The message log queue capacity must be at least 1.");
+        }
+
+        _clock = clock;
+        _sinks = [.. sinks];
+        if (_sinks.Any(s => s is null))
+        {
+            throw new ArgumentException("A message log sink is null.", nameof(sinks));
+        }
+
+        _ring = new PendingRecord[options.Capacity];
+        _completionTimeout = options.CompletionTimeout;
+        Namer = new ActorNamer(options.RootPath);
+        _writer = new Thread(WriterLoop) { IsBackground = true, Name = "tdxsim message log writer" };
+        _writer.Start();
+    }
+
+    /// <summary>
+    /// Convenience for <c>tdxsim run --log PATH --trace PATH</c>: a recorder with a JSON Lines sink and/or a
+    /// Chrome trace sink (either path may be null). Files are created (truncated) now, so a bad path fails
+    /// before the guest starts.
+    /// </summary>
+    /// <exception cref="IOException">A file cannot be created; the message names it.</exception>
+    /// <exception cref="UnauthorizedAccessException">A file cannot be created; the message names it.</exception>
+    public static MessageRecorder Create(IClock clock, string? logPath, string? tracePath, MessageRecorderOptions? options = null)
+    {
+        var sinks = new List<MessageLogSink>();
+        try
+        {
+            if (logPath is not null)
+            {
+                sinks.Add(JsonLinesLogSink.Create(logPath));
+            }
+
+            if (tracePath is not null)
+            {
+                sinks.Add(ChromeTraceLogSink.Create(tracePath));
+            }
+        }
+        catch
+        {
+            foreach (MessageLogSink sink in sinks)
+            {
+                sink.Dispose();
+            }
+
+            throw;
+        }
+
+        return new MessageRecorder(clock, sinks, options);
+    }
+
+    /// <summary>How actor names are derived.</summary>
+    public ActorNamer Namer { get; }
+
+    /// <summary>The sinks, in the order records are handed to them.</summary>
+    public IReadOnlyList<MessageLogSink> Sinks => _sinks;
+
+    /// <summary>Messages recorded so far (the last sequence number handed out).</summary>
+    public long Recorded
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _seq;
+            }
+        }
+    }
+
+    /// <summary>True once <see cref="Complete"/> has begun: later deliveries are counted as late, not recorded.</summary>
+    public bool IsClosed
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _closing;
+            }
+        }
+    }
+
+    /// <summary>Dead letters seen so far.</summary>
+    public long DeadLetters => Interlocked.Read(ref _deadLetters);
+
+    /// <inheritdoc/>
+    public void OnDelivered(in Envelope envelope, IActorRef recipient)
+    {
+        lock (_gate)
+        {
+            while (_count == _ring.Length && !_closing)
+            {
+                _waits++;
+                _producersWaiting++;
+                Monitor.Wait(_gate);
+                _producersWaiting--;
+            }
+
+            if (_closing)
+            {
+                _late++;
+                return;
+            }
+
+            int slot = _head + _count;
+            if (slot >= _ring.Length)
+            {
+                slot -= _ring.Length;
+            }
+
+            _ring[slot] = new PendingRecord(++_seq, _clock.NowNanoseconds, envelope.Message, envelope.Sender, recipient, envelope.CorrelationId, envelope.SentAtNs);
+            _count++;
+            if (_consumerWaiting)
+            {
+                _consumerWaiting = false;
+                Monitor.PulseAll(_gate);
+            }
+        }
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>Counted only: the log's rows are deliveries (contract section 6), and a dead letter was not delivered.</remarks>
+    public void OnDeadLetter(in Envelope envelope, IActorRef recipient, DeadLetterReason reason) => Interlocked.Increment(ref _deadLetters);
+
+    /// <summary>
+    /// Stops recording (later deliveries are counted as <see cref="MessageLogReport.Late"/>), waits for the writer
+    /// to drain the queue (up to <see cref="MessageRecorderOptions.CompletionTimeout"/>), completes every sink
+    /// (closing the trace's JSON, flushing and closing files) and reports what was written and lost. Idempotent.
+    /// Call it after the actor system has stopped delivering.
+    /// </summary>
+    public MessageLogReport Complete()
+    {
+        lock (_completeGate)
+        {
+            if (_report is not null)
+            {
+                return _report;
+            }
+
+            lock (_gate)
+            {
+                _closing = true;
+                Monitor.PulseAll(_gate);
+            }
+
+            long unwritten = 0;
+            if (!_writer.Join(_completionTimeout))
+            {
+                lock (_gate)
+                {
+                    // Queued records plus the writer's batch in hand: none is known to have reached the sinks.
+                    unwritten = _seq - Interlocked.Read(ref _dispatched);
+                }
+            }
+
+            long recorded, late, waits;
+            lock (_gate)
+            {
+                recorded = _seq;
+                late = _late;
+                waits = _waits;
+            }
+
+            _report = new MessageLogReport(recorded, late, unwritten, DeadLetters, waits, [.. _sinks.Select(s => s.Report)]);
+            return _report;
+        }
+    }
+
+    /// <summary>Same as <see cref="Complete"/>.</summary>
+    public void Dispose() => Complete();
+
+    /// <summary>Same as <see cref="Complete"/>.</summary>
+    public ValueTask DisposeAsync()
+    {
+        Complete();
+        return ValueTask.CompletedTask;
+    }
+
+    private void WriterLoop()
+    {
+        var batch = new PendingRecord[Math.Min(BatchSize, _ring.Length)];
+        while (true)
+        {
+            int taken;
+            bool drained;
+            bool closing;
+            lock (_gate)
+            {
+                while (_count == 0 && !_closing)
+                {
+                    _consumerWaiting = true;
+                    Monitor.Wait(_gate);
+                }
+
+                taken = Math.Min(_count, batch.Length);
+                for (int i = 0; i < taken; i++)
+                {
+                    batch[i] = _ring[_head];
+                    _ring[_head] = default;
+                    if (++_head == _ring.Length)
+                    {
+                        _head = 0;
+                    }
+                }
+
+                _count -= taken;
+                drained = _count == 0;
+                closing = _closing;
+                if (taken > 0 && _producersWaiting > 0)
+                {
+                    Monitor.PulseAll(_gate);
+                }
+            }
+
+            for (int i = 0; i < taken; i++)
+            {
+                Dispatch(in batch[i]);
+                batch[i] = default;
+                Interlocked.Increment(ref _dispatched);
+            }
+
+            if (drained)
+            {
+                foreach (MessageLogSink sink in _sinks)
+                {
+                    sink.Flush();
+                }
+
+                if (closing)
+                {
+                    break;
+                }
+            }
+        }
+
+        foreach (MessageLogSink sink in _sinks)
+        {
+            sink.Complete();
+        }
+    }
+
+    private void Dispatch(in PendingRecord pending)
+    {
+        var record = new MessageRecord(
+            pending.Seq,
+            pending.TimeNs,
+            pending.Message,
+            pending.Sender is null ? null : Namer.LabelOf(pending.Sender),
+            Namer.LabelOf(pending.Recipient),
+            pending.CorrelationId,
+            pending.SentAtNs);
+        foreach (MessageLogSink sink in _sinks)
+        {
+            sink.Write(in record);
+        }
+    }
+
+    private readonly record struct PendingRecord(
+        long Seq,
+        long TimeNs,
+        object Message,
+        IActorRef? Sender,
+        IActorRef Recipient,
+        long CorrelationId,
+        long SentAtNs);
+}
