@@ -85,7 +85,7 @@ internal sealed unsafe class BlockBuilder
 
             ops[k] = _scratch[k];
             ops[k].Precise = t.Precise;
-            ops[k].Fn = t.Fast != null && (t.Kill & live) == 0 ? t.Fast : t.Precise;
+            ops[k].Fn = t.Fast != null && (t.Writes & live) == 0 ? t.Fast : t.Precise;
             live = t.Barrier ? Flags.Status : (live & ~t.Kill) | t.Read;
         }
 

@@ -11,6 +11,9 @@ internal unsafe struct Translation
     /// <summary>Handler that skips the status flags, or null when there is none.</summary>
     public delegate*<CpuCore*, Op*, int> Fast;
 
+    /// <summary>Status flags the instruction may write: the flag-skipping handler is used only when none of them is live.</summary>
+    public ulong Writes;
+
     /// <summary>Status flags certainly overwritten (a conditional writer such as a shift by CL kills none).</summary>
     public ulong Kill;
 

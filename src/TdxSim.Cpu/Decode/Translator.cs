@@ -20,6 +20,7 @@ internal static unsafe partial class Translator
     {
         var t = new Translation
         {
+            Writes = MapFlags(i.RflagsModified),
             Kill = MapFlags(i.RflagsModified),
             Read = MapFlags(i.RflagsRead),
         };
