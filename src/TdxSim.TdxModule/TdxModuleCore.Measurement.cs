@@ -35,7 +35,7 @@ public sealed partial class TdxModuleCore
     /// Check order as in the module: RCX alignment, RDX alignment, RDX GPA and read, R8, RCX GPA and write. Private or
     /// shared GPAs. An operand the module cannot reach is an EPT violation (<see cref="GuestOperandFault"/>).
     /// </summary>
-    private TdcallOutcome MrReport(VcpuContext ctx, Gprs regs)
+    private TdcallOutcome MrReport(VcpuContext ctx, in Gprs regs)
     {
         const ushort Leaf = (ushort)TdcallLeaf.MrReport;
         ulong reportGpa = regs[Gpr.Rcx];
@@ -79,7 +79,7 @@ public sealed partial class TdxModuleCore
     /// RCX = GPA of the 48-byte extension (64-aligned, private only), RDX = RTMR index 0 to 3.
     /// New RTMR = SHA-384(old RTMR ‖ data). The data is read before the index is checked, as in the module.
     /// </summary>
-    private TdcallOutcome MrRtmrExtend(VcpuContext ctx, Gprs regs)
+    private TdcallOutcome MrRtmrExtend(VcpuContext ctx, in Gprs regs)
     {
         const ushort Leaf = (ushort)TdcallLeaf.MrRtmrExtend;
         const int Size = TdxModuleOptions.MeasurementLength;

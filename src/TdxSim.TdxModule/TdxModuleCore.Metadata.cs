@@ -37,7 +37,7 @@ public sealed partial class TdxModuleCore
     /// field id in RDX (MD_FIELD_ID_NA = -1 when there is none or on error), and a null field id returns the first
     /// field id with the warning TDX_METADATA_FIRST_FIELD_ID_IN_CONTEXT.
     /// </summary>
-    private TdcallOutcome VmRd(VcpuContext ctx, Gprs regs, byte version)
+    private TdcallOutcome VmRd(VcpuContext ctx, in Gprs regs, byte version)
     {
         const ushort Leaf = (ushort)TdcallLeaf.VmRd;
         ushort written = version > 0 ? (ushort)(GprMask.Rdx | GprMask.R8) : GprMask.R8;
@@ -88,7 +88,7 @@ public sealed partial class TdxModuleCore
     /// TOPOLOGY_ENUM_CONFIGURED. (METADATA_WR_MASK_NOT_VALID is what the module returns for fields that require a
     /// full-width mask; none of the guest-writable fields does, so the module never returns it here.)
     /// </summary>
-    private TdcallOutcome VmWr(VcpuContext ctx, Gprs regs)
+    private TdcallOutcome VmWr(VcpuContext ctx, in Gprs regs)
     {
         const ushort Leaf = (ushort)TdcallLeaf.VmWr;
         Gprs result = default;

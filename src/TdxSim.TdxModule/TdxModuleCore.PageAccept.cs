@@ -22,7 +22,7 @@ public sealed partial class TdxModuleCore
     /// TdxSim does not let the VMM convert a shared page back implicitly; a guest must MapGPA it to private first.
     /// </para>
     /// </summary>
-    private TdcallOutcome MemPageAccept(VcpuContext ctx, Gprs regs)
+    private TdcallOutcome MemPageAccept(VcpuContext ctx, in Gprs regs)
     {
         const ushort Leaf = (ushort)TdcallLeaf.MemPageAccept;
         ulong info = regs[Gpr.Rcx];
@@ -73,7 +73,7 @@ public sealed partial class TdxModuleCore
     }
 
     /// <summary>An EPT violation on <paramref name="ve"/>.Gpa, by the guest or by the module walking a guest operand.</summary>
-    private TdEntered EptViolation(VcpuContext ctx, VeInfo ve, string what)
+    private TdEntered EptViolation(VcpuContext ctx, in VeInfo ve, string what)
     {
         ulong gpa = ve.Gpa;
         if (GuestPhysical.IsShared(gpa))

@@ -32,7 +32,7 @@ public sealed partial class TdxModuleCore
         VcpuContext ctx = Context(exit.Vcpu);
         ThrowIfVmcallInFlight(ctx, "TD exit");
         VeInfo info = exit.Exit;
-        Counters.CountExit(info.ExitReason);
+        Counters.CountExit(ctx.Index, info.ExitReason);
         if (IsTdKilled)
         {
             return Killed(ctx, info);
@@ -42,7 +42,7 @@ public sealed partial class TdxModuleCore
         switch (info.ExitReason)
         {
             case VeExitReason.Cpuid:
-                return Cpuid(ctx, info, regs);
+                return Cpuid(ctx, in info, in regs);
             case VeExitReason.MsrRead:
                 return Rdmsr(ctx, info, (uint)regs[Gpr.Rcx]);
             case VeExitReason.MsrWrite:
@@ -66,7 +66,7 @@ public sealed partial class TdxModuleCore
         }
     }
 
-    private TdEntered Cpuid(VcpuContext ctx, VeInfo info, Gprs regs)
+    private TdEntered Cpuid(VcpuContext ctx, in VeInfo info, in Gprs regs)
     {
         if (!_cpuid.TryGet((uint)regs[Gpr.Rax], (uint)regs[Gpr.Rcx], ctx.Index, TdCtlsValue, out CpuidResult r))
         {
@@ -82,7 +82,7 @@ public sealed partial class TdxModuleCore
         return Entry(ctx, TdEntryAction.Emulated, info, CpuidOutputs, result);
     }
 
-    private TdEntered Rdmsr(VcpuContext ctx, VeInfo info, uint msr)
+    private TdEntered Rdmsr(VcpuContext ctx, in VeInfo info, uint msr)
     {
         MsrRule rule = MsrPolicy.Lookup(msr);
         MsrAction action = rule.Read;
@@ -109,7 +109,7 @@ public sealed partial class TdxModuleCore
         }
     }
 
-    private TdEntered Wrmsr(VcpuContext ctx, VeInfo info, uint msr, ulong value)
+    private TdEntered Wrmsr(VcpuContext ctx, in VeInfo info, uint msr, ulong value)
     {
         MsrAction action = MsrPolicy.Lookup(msr).Write;
         if (action is MsrAction.Native or MsrAction.Virtualized)

@@ -37,7 +37,7 @@ public sealed partial class TdxModuleCore
         // TDH.VP.ENTER after a TDVMCALL exit copies the selected GPRs from the VMM and sets RAX to TDX_SUCCESS.
         Gprs regs = reply.Regs.Masked((ushort)select);
         regs[Gpr.Rax] = TdxStatus.Success;
-        Counters.CountVmcallCompleted();
+        Counters.CountVmcallCompleted(ctx.Index);
         return Done(ctx, (ushort)TdcallLeaf.VpVmcall, (ushort)select, regs).Completion;
     }
 
@@ -46,7 +46,7 @@ public sealed partial class TdxModuleCore
     /// CONFIG_FLAGS.NO_RBP_MOD) may not be selected. A bad RCX fails with OPERAND_INVALID(RCX) and no TD exit.
     /// XMM_SELECT must be 0 here: XMM state is not modelled (and KVM does not support XMM values either).
     /// </summary>
-    private TdcallOutcome VpVmcall(VcpuContext ctx, Gprs regs)
+    private TdcallOutcome VpVmcall(VcpuContext ctx, in Gprs regs)
     {
         ulong rcx = regs[Gpr.Rcx];
         ushort select = (ushort)rcx;
@@ -59,7 +59,7 @@ public sealed partial class TdxModuleCore
         // The VMM sees only the selected registers; everything else is zero in its view.
         Gprs view = regs.Masked(select);
         Volatile.Write(ref ctx.PendingSelect, select);
-        Counters.CountVmcallForwarded();
+        Counters.CountVmcallForwarded(ctx.Index);
         return TdcallOutcome.Forward(new TdVmcallRequested(ctx.Index, select, view));
     }
 }

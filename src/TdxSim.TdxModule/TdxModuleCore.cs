@@ -55,6 +55,7 @@ public sealed partial class TdxModuleCore
         _memory = memory;
         _cpuid = new CpuidVirtualization(options);
         _vcpus = new VcpuContext[options.NumVcpus];
+        Counters = new TdxModuleCounters(options.NumVcpus);
 
         // IA32_MISC_ENABLE as TDH.VP.INIT leaves it: fast strings, BTS and PEBS unavailable, perfmon with PERFMON.
         _initialMiscEnable = 0x1 | (1UL << 11) | (1UL << 12) | ((options.Attributes & TdAttributes.Perfmon) != 0 ? 1UL << 7 : 0);
@@ -74,7 +75,7 @@ public sealed partial class TdxModuleCore
     public TdxModuleOptions Options { get; }
 
     /// <summary>Event counters for the state dump.</summary>
-    public TdxModuleCounters Counters { get; } = new();
+    public TdxModuleCounters Counters { get; }
 
     /// <summary>Number of vCPUs.</summary>
     public int VcpuCount => _vcpus.Length;
@@ -122,7 +123,7 @@ public sealed partial class TdxModuleCore
         ulong rax = regs[Gpr.Rax];
         ushort leaf = TdcallLeafInfo.LeafOf(rax);
         byte version = TdcallLeafInfo.VersionOf(rax);
-        Counters.CountLeaf(leaf);
+        Counters.CountLeaf(ctx.Index, leaf);
         if (IsTdKilled)
         {
             return TdcallOutcome.Faulting(Killed(ctx, default));
@@ -137,14 +138,14 @@ public sealed partial class TdxModuleCore
 
         return (TdcallLeaf)leaf switch
         {
-            TdcallLeaf.VpVmcall => VpVmcall(ctx, regs),
+            TdcallLeaf.VpVmcall => VpVmcall(ctx, in regs),
             TdcallLeaf.VpInfo => VpInfo(ctx),
-            TdcallLeaf.MrRtmrExtend => MrRtmrExtend(ctx, regs),
+            TdcallLeaf.MrRtmrExtend => MrRtmrExtend(ctx, in regs),
             TdcallLeaf.VpVeinfoGet => VpVeinfoGet(ctx, version),
-            TdcallLeaf.MrReport => MrReport(ctx, regs),
-            TdcallLeaf.MemPageAccept => MemPageAccept(ctx, regs),
-            TdcallLeaf.VmRd => VmRd(ctx, regs, version),
-            TdcallLeaf.VmWr => VmWr(ctx, regs),
+            TdcallLeaf.MrReport => MrReport(ctx, in regs),
+            TdcallLeaf.MemPageAccept => MemPageAccept(ctx, in regs),
+            TdcallLeaf.VmRd => VmRd(ctx, in regs, version),
+            TdcallLeaf.VmWr => VmWr(ctx, in regs),
 
             // Unknown leaves, and leaves of the spec this module does not model (TDG.VP.CPUIDVE.SET, TDG.VP.RD/WR,
             // TDG.SYS.RD/RDALL, TDG.SERVTD.*, TDG.MR.VERIFYREPORT, TDG.MEM.PAGE.ATTR.*, L2 and TDX-IO leaves),
@@ -173,9 +174,9 @@ public sealed partial class TdxModuleCore
     }
 
     /// <summary>A completed leaf: counts the status and builds the reply.</summary>
-    private TdcallOutcome Done(VcpuContext ctx, ushort leaf, ushort written, Gprs regs)
+    private TdcallOutcome Done(VcpuContext ctx, ushort leaf, ushort written, in Gprs regs)
     {
-        Counters.CountStatus(regs[Gpr.Rax]);
+        Counters.CountStatus(ctx.Index, regs[Gpr.Rax]);
         return TdcallOutcome.Complete(new TdcallCompleted(ctx.Index, leaf, (ushort)(written | GprMask.Rax), regs));
     }
 
@@ -187,9 +188,9 @@ public sealed partial class TdxModuleCore
         return Done(ctx, leaf, GprMask.Rax, regs);
     }
 
-    private TdEntered Entry(VcpuContext ctx, TdEntryAction action, VeInfo exit, ushort written, Gprs regs)
+    private TdEntered Entry(VcpuContext ctx, TdEntryAction action, in VeInfo exit, ushort written, in Gprs regs)
     {
-        Counters.CountEntry(action);
+        Counters.CountEntry(ctx.Index, action);
         return new TdEntered(ctx.Index, action, exit, written, regs);
     }
 
@@ -197,7 +198,7 @@ public sealed partial class TdxModuleCore
     /// #VE injection with the nesting rule (reference 3.2, [MOD] tdx_inject_ve): VE info still valid → #DF instead;
     /// else store the VE info, mark it valid, inject #VE.
     /// </summary>
-    private TdEntered InjectVe(VcpuContext ctx, VeInfo info)
+    private TdEntered InjectVe(VcpuContext ctx, in VeInfo info)
     {
         if (ctx.VeValid)
         {
@@ -210,13 +211,13 @@ public sealed partial class TdxModuleCore
     }
 
     /// <summary>Marks the TD dead (the first reason wins) and builds the entry that tells the vCPU.</summary>
-    private TdEntered Kill(VcpuContext ctx, VeInfo info, string reason)
+    private TdEntered Kill(VcpuContext ctx, in VeInfo info, string reason)
     {
         Interlocked.CompareExchange(ref _killReason, reason, null);
         return Killed(ctx, info);
     }
 
-    private TdEntered Killed(VcpuContext ctx, VeInfo info) => Entry(ctx, TdEntryAction.TdKilled, info, 0, default);
+    private TdEntered Killed(VcpuContext ctx, in VeInfo info) => Entry(ctx, TdEntryAction.TdKilled, info, 0, default);
 
     private void InitializeAttestation()
     {
