@@ -13,8 +13,10 @@ public enum TdcallOutcomeKind
 
     /// <summary>
     /// The leaf did not complete because touching a guest operand faulted (an EPT violation while the module
-    /// walked a GPA operand, reference 1.3): send <see cref="TdcallOutcome.Fault"/> to the vCPU. RIP stays on the
-    /// TDCALL, so it runs again after a #VE handler returns; <see cref="TdEntryAction.TdKilled"/> ends the TD.
+    /// walked a GPA operand, reference 1.3): send <see cref="TdcallOutcome.Fault"/> (a <see cref="TdEntered"/>) to
+    /// the vCPU instead of a completion. RIP stays on the TDCALL and no register is written: on
+    /// <see cref="TdEntryAction.VeInjected"/> the guest's #VE handler runs, and re-executes the TDCALL if it resolved
+    /// the fault (e.g. accepted the page); <see cref="TdEntryAction.TdKilled"/> ends the TD.
     /// </summary>
     Faulted,
 }
