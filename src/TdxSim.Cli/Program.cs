@@ -1,12 +1,88 @@
+using System.CommandLine;
+using TdxSim.Machine;
+using TdxSim.Machine.Scenarios;
+
 namespace TdxSim.Cli;
 
-/// <summary>The <c>tdxsim</c> command line (contract section 2). Being assembled.</summary>
+/// <summary>
+/// The <c>tdxsim</c> command line (contract sections 2, 4 and 5). stdout carries only what the guest sends on
+/// COM1 (or the JSON a command was asked for); everything else goes to stderr. Bad usage or input exits 2 with
+/// one line naming the problem, never a stack trace.
+/// </summary>
 public static class Program
 {
     /// <summary>Entry point.</summary>
-    public static int Main(string[] args)
+    public static int Main(string[] args) => Run(args, Console.OpenStandardOutput(), Console.Out, Console.Error);
+
+    /// <summary>Runs the command line with explicit streams (tests use this).</summary>
+    /// <param name="args">Arguments.</param>
+    /// <param name="stdout">Raw stdout: COM1 bytes.</param>
+    /// <param name="stdoutText">Text stdout (JSON, tables).</param>
+    /// <param name="stderr">Diagnostics and summaries.</param>
+    public static int Run(string[] args, Stream stdout, TextWriter stdoutText, TextWriter stderr)
     {
-        Console.Error.WriteLine($"tdxsim: not yet wired ({args.Length} arguments)");
-        return 2;
+        ArgumentNullException.ThrowIfNull(args);
+        RootCommand root = BuildCommands(stdout, stdoutText, stderr);
+        ParseResult parse = root.Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            stderr.WriteLine($"tdxsim: {parse.Errors[0].Message}");
+            return ExitStatus.UsageError;
+        }
+
+        try
+        {
+            return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false, Output = stderr, Error = stderr });
+        }
+        catch (UsageException e)
+        {
+            stderr.WriteLine($"tdxsim: {e.Message}");
+            return ExitStatus.UsageError;
+        }
+        catch (ScenarioException e)
+        {
+            stderr.WriteLine($"tdxsim: {e.Message}");
+            return ExitStatus.UsageError;
+        }
+        catch (Exception e) when (Environment.GetEnvironmentVariable("TDXSIM_DEBUG") is null)
+        {
+            stderr.WriteLine($"tdxsim: internal error: {e.GetType().Name}: {e.Message} (set TDXSIM_DEBUG=1 for the stack trace)");
+            return ExitStatus.InternalError;
+        }
+    }
+
+    private static RootCommand BuildCommands(Stream stdout, TextWriter stdoutText, TextWriter stderr)
+    {
+        var root = new RootCommand("TdxSim: an actor-based, multi-vCPU emulator of Intel TDX guests");
+        root.Subcommands.Add(RunCommand.Create(stdout, stderr));
+        root.Subcommands.Add(StressCommand.Create(stdoutText, stderr));
+        root.Subcommands.Add(InspectCommandLine.Create(stdoutText, stderr));
+        root.SetAction(_ =>
+        {
+            stderr.WriteLine("tdxsim: a command is required: run, stress or inspect (see tdxsim --help)");
+            return ExitStatus.UsageError;
+        });
+        return root;
+    }
+}
+
+/// <summary>Bad usage found after parsing (a malformed number, a conflicting option).</summary>
+public sealed class UsageException : Exception
+{
+    /// <summary>Creates the exception.</summary>
+    public UsageException(string message)
+        : base(message)
+    {
+    }
+
+    /// <summary>Creates the exception.</summary>
+    public UsageException()
+    {
+    }
+
+    /// <summary>Creates the exception.</summary>
+    public UsageException(string message, Exception inner)
+        : base(message, inner)
+    {
     }
 }

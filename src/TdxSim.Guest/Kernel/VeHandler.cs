@@ -132,7 +132,7 @@ public sealed class VeHandler
             case VeExitReason.Hlt:
                 // Recent kernels refuse HLT emulation with interrupts enabled: a wake-up interrupt could be
                 // consumed before the VMM is asked to halt (reference 3.4).
-                if ((cpu.Rflags & Rflags.InterruptEnable) != 0)
+                if ((cpu.Rflags & Rflags.If) != 0)
                 {
                     return Fail("HLT emulation with IRQs enabled");
                 }
@@ -361,7 +361,7 @@ public sealed class VeHandler
             return Fail($"{(_io.IsIn ? "INS" : "OUTS")} port 0x{_io.Port:x} size {_io.Size} failed: {TdVmcall.StatusName(vmcallStatus)}");
         }
 
-        long step = (cpu.Rflags & Rflags.Direction) != 0 ? -_io.Size : _io.Size;
+        long step = (cpu.Rflags & Rflags.Df) != 0 ? -_io.Size : _io.Size;
         if (_io.IsIn)
         {
             Span<byte> element = stackalloc byte[8];
@@ -505,11 +505,4 @@ public sealed class VeHandler
     private static ulong SizeMask(int size) => size >= 8 ? ulong.MaxValue : (1UL << (size * 8)) - 1;
 
     private readonly record struct IoAccess(int Size, bool IsIn, ushort Port, bool IsString, bool IsRep);
-}
-
-/// <summary>RFLAGS bits the guest kernel looks at.</summary>
-internal static class Rflags
-{
-    public const ulong Direction = 1UL << 10;
-    public const ulong InterruptEnable = 1UL << 9;
 }

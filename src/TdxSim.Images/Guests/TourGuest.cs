@@ -57,7 +57,6 @@ public static class TourGuest
         Label release = a.CreateLabel("release");
         Label halt = a.CreateLabel("halt");
         Label waitHellos = a.CreateLabel();
-        Label finish = a.CreateLabel();
 
         // Entry: RDI = vCPU index, RSI = number of vCPUs (contract section 3).
         b.Define("entry");
@@ -85,9 +84,8 @@ public static class TourGuest
 
         EmitWalk(a, strings, ve, resultsVe, text, ConversionPage);
         EmitWalk(a, strings, pv, resultsPv, text, ConversionPage + 0x1000);
-        EmitCompare(a, strings, ve, resultsVe, resultsPv, finish, exitThroughDebugPort);
+        EmitCompare(a, strings, ve, resultsVe, resultsPv, halt, exitThroughDebugPort);
 
-        a.Label(ref finish);
         a.Label(ref halt);
         a.cli();
         a.hlt();

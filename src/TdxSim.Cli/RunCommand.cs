@@ -1,0 +1,145 @@
+using System.CommandLine;
+using TdxSim.Machine;
+using TdxSim.Machine.Scenarios;
+
+namespace TdxSim.Cli;
+
+/// <summary><c>tdxsim run [SCENARIO.yaml] [options]</c> (contract section 2).</summary>
+internal static class RunCommand
+{
+    public static Command Create(Stream stdout, TextWriter stderr)
+    {
+        var scenarioArg = new Argument<string?>("scenario")
+        {
+            Description = "scenario file (YAML), or the name of a built-in scenario; default: smp-hello",
+            Arity = ArgumentArity.ZeroOrOne,
+        };
+        var image = new Option<string?>("--image") { Description = "guest image: ELF64 (by its magic) or a flat binary" };
+        var load = new Option<string?>("--load") { Description = "load address of a flat image (default 0x100000)" };
+        var entry = new Option<string?>("--entry") { Description = "entry point (default: ELF e_entry or the load address)" };
+        var vcpus = new Option<string?>("--vcpus") { Description = "number of vCPUs (default 1)" };
+        var memory = new Option<string?>("--memory") { Description = "private memory size, e.g. 64M (default 64M)" };
+        var log = new Option<string?>("--log") { Description = "message log, JSON Lines" };
+        var trace = new Option<string?>("--trace") { Description = "Chrome/Perfetto trace JSON" };
+        var dump = new Option<string?>("--dump-state") { Description = "final state JSON" };
+        var maxInstructions = new Option<string?>("--max-instructions") { Description = "per-vCPU instruction limit" };
+        var seed = new Option<string?>("--seed") { Description = "seed for every random choice (default 0)" };
+        var deterministic = new Option<bool>("--deterministic") { Description = "single-threaded seeded scheduler on virtual time" };
+        var quiet = new Option<bool>("--quiet") { Description = "no summary on stderr" };
+
+        var command = new Command("run", "run a TD guest: a scenario, a built-in guest or an image");
+        command.Arguments.Add(scenarioArg);
+        foreach (Option option in new Option[] { image, load, entry, vcpus, memory, log, trace, dump, maxInstructions, seed, deterministic, quiet })
+        {
+            command.Options.Add(option);
+        }
+
+        command.SetAction(parse =>
+        {
+            Scenario scenario = LoadScenario(parse.GetValue(scenarioArg));
+            if (parse.GetValue(image) is { } imagePath)
+            {
+                scenario = scenario with { Guest = GuestSource.FromImage(imagePath) };
+            }
+
+            if (parse.GetValue(load) is { } l)
+            {
+                scenario = scenario with { Load = CliNumbers.Number("--load", l) };
+            }
+
+            if (parse.GetValue(entry) is { } e)
+            {
+                scenario = scenario with { Entry = CliNumbers.Number("--entry", e) };
+            }
+
+            if (parse.GetValue(vcpus) is { } v)
+            {
+                scenario = scenario with { Vcpus = CliNumbers.Vcpus("--vcpus", v) };
+            }
+
+            if (parse.GetValue(memory) is { } m)
+            {
+                scenario = scenario with { Memory = CliNumbers.Memory("--memory", m) };
+            }
+
+            if (parse.GetValue(maxInstructions) is { } mi)
+            {
+                scenario = scenario with { MaxInstructions = CliNumbers.Positive("--max-instructions", mi) };
+            }
+
+            if (parse.GetValue(seed) is { } s)
+            {
+                scenario = scenario with { Seed = CliNumbers.Number("--seed", s) };
+            }
+
+            scenario = scenario with
+            {
+                LogPath = parse.GetValue(log) ?? scenario.LogPath,
+                TracePath = parse.GetValue(trace) ?? scenario.TracePath,
+                DumpStatePath = parse.GetValue(dump) ?? scenario.DumpStatePath,
+                Deterministic = parse.GetValue(deterministic) || scenario.Deterministic,
+                Quiet = parse.GetValue(quiet) || scenario.Quiet,
+            };
+            return Execute(scenario, stdout, stderr);
+        });
+        return command;
+    }
+
+    /// <summary>A scenario file, or a built-in scenario by name, or the default.</summary>
+    private static Scenario LoadScenario(string? argument)
+    {
+        if (argument is null)
+        {
+            return ScenarioLoader.LoadEmbedded(ScenarioLoader.DefaultScenarioName);
+        }
+
+        if (File.Exists(argument))
+        {
+            return ScenarioLoader.LoadFile(argument);
+        }
+
+        if (!argument.Contains('/', StringComparison.Ordinal) && !argument.Contains('.', StringComparison.Ordinal)
+            && ScenarioLoader.EmbeddedNames().Contains(argument))
+        {
+            return ScenarioLoader.LoadEmbedded(argument);
+        }
+
+        throw new ScenarioException($"{argument}: no such scenario file (built-in scenarios: {string.Join(", ", ScenarioLoader.EmbeddedNames())})");
+    }
+
+    private static int Execute(Scenario scenario, Stream stdout, TextWriter stderr)
+    {
+        using var outputs = RunOutputs.Open(scenario);
+        MachineResult result = TdMachine.Run(scenario, new MachineIo(stdout, outputs.Observers));
+        outputs.Complete(stderr);
+
+        foreach (ulong report in result.Reports)
+        {
+            stderr.WriteLine($"tdxsim: selftest report 0x{report:x}");
+        }
+
+        if (result.ExitStatus is ExitStatus.GuestFatal or ExitStatus.InternalError)
+        {
+            stderr.WriteLine($"tdxsim: {result.Reason}: {result.Detail}");
+        }
+
+        if (scenario.DumpStatePath is { } dumpPath)
+        {
+            try
+            {
+                DumpState.WriteFile(result, dumpPath);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                stderr.WriteLine($"tdxsim: cannot write {dumpPath}: {e.Message}");
+            }
+        }
+
+        if (!scenario.Quiet)
+        {
+            Summary.Write(scenario, result, stderr);
+        }
+
+        return result.ExitStatus;
+    }
+}

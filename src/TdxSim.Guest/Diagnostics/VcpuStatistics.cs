@@ -1,0 +1,74 @@
+using TdxSim.Abi;
+
+namespace TdxSim.Guest.Diagnostics;
+
+/// <summary>
+/// What one vCPU did: #VEs by exit reason, TDCALLs by leaf, and round-trip latencies measured on the
+/// system clock (virtual time in deterministic mode). Written only by the vCPU's actor; read after the
+/// vCPU stopped (the stop message orders the reads after the writes).
+/// </summary>
+public sealed class VcpuStatistics
+{
+    private const int ReasonSlots = 72;
+    private const int LeafSlots = 32;
+
+    private readonly long[] _veByReason = new long[ReasonSlots];
+    private readonly long[] _tdcallByLeaf = new long[LeafSlots];
+
+    /// <summary>Latency of #VE round trips: from the TD exit to the return to guest code.</summary>
+    public LatencyHistogram VeLatency { get; } = new();
+
+    /// <summary>Latency of TDCALLs executed by guest code (the paravirt path): from TDCALL to its completion.</summary>
+    public LatencyHistogram TdcallLatency { get; } = new();
+
+    /// <summary>TD exits the TDX module emulated without a #VE (CPUID leaves it virtualizes, native MSRs).</summary>
+    public long ModuleEmulated { get; private set; }
+
+    /// <summary>Number of #VEs handled.</summary>
+    public long VeCount { get; private set; }
+
+    /// <summary>Number of TDCALLs executed by guest code.</summary>
+    public long TdcallCount { get; private set; }
+
+    /// <summary>Counts a #VE of <paramref name="reason"/>.</summary>
+    public void CountVe(VeExitReason reason)
+    {
+        VeCount++;
+        uint r = (uint)reason;
+        _veByReason[r < ReasonSlots ? r : ReasonSlots - 1]++;
+    }
+
+    /// <summary>Counts a TD exit the module handled itself.</summary>
+    public void CountModuleEmulated() => ModuleEmulated++;
+
+    /// <summary>Counts a guest TDCALL of <paramref name="leaf"/>.</summary>
+    public void CountTdcall(ushort leaf)
+    {
+        TdcallCount++;
+        _tdcallByLeaf[leaf < LeafSlots ? leaf : LeafSlots - 1]++;
+    }
+
+    /// <summary>#VEs by exit-reason name, non-zero only.</summary>
+    public IEnumerable<KeyValuePair<string, long>> VeByReason()
+    {
+        for (int i = 0; i < ReasonSlots; i++)
+        {
+            if (_veByReason[i] != 0)
+            {
+                yield return new(VeExitReasonInfo.Name((uint)i), _veByReason[i]);
+            }
+        }
+    }
+
+    /// <summary>Guest TDCALLs by leaf spec name, non-zero only.</summary>
+    public IEnumerable<KeyValuePair<string, long>> TdcallByLeaf()
+    {
+        for (int i = 0; i < LeafSlots; i++)
+        {
+            if (_tdcallByLeaf[i] != 0)
+            {
+                yield return new(TdcallLeafInfo.SpecName((ushort)i), _tdcallByLeaf[i]);
+            }
+        }
+    }
+}

@@ -1,0 +1,336 @@
+using TdxSim.Abi;
+using TdxSim.Abi.Messages;
+using TdxSim.Actors;
+using TdxSim.Cpu;
+using TdxSim.Guest.Diagnostics;
+using TdxSim.Guest.Kernel;
+
+namespace TdxSim.Guest;
+
+/// <summary>Everything a vCPU actor needs, fixed when the TD is built.</summary>
+/// <param name="Index">The vCPU index (TDH.VP.INIT order; RDI at entry).</param>
+/// <param name="Cpu">The interpreter holding this vCPU's architectural state.</param>
+/// <param name="TdxModule">Where TDCALLs and TD exits go.</param>
+/// <param name="Machine">Where stop requests and the final state go.</param>
+/// <param name="Kernel">Guest-kernel behaviour.</param>
+/// <param name="MaxInstructions">Per-vCPU instruction limit, or null.</param>
+/// <param name="SliceInstructions">Instructions run before the actor yields to its mailbox.</param>
+/// <param name="Statistics">Where the vCPU counts what it did.</param>
+public sealed record VcpuSetup(
+    int Index,
+    Cpu.Cpu Cpu,
+    IActorRef TdxModule,
+    IActorRef Machine,
+    GuestKernelOptions Kernel,
+    ulong? MaxInstructions,
+    ulong SliceInstructions,
+    VcpuStatistics Statistics);
+
+/// <summary>
+/// One vCPU of the TD. It runs guest code on its <see cref="Cpu"/> and turns every exit into messages:
+/// a TDCALL goes to the TDX module and the vCPU waits for <see cref="TdcallCompleted"/>; a #VE-class event
+/// goes to the module as <see cref="TdExited"/>; when the module answers <see cref="TdEntryAction.VeInjected"/>
+/// the built-in guest kernel's #VE handler (<see cref="VeHandler"/>) runs on this vCPU, issuing its own
+/// TDCALLs, until the guest resumes. Faults, #DF and unhandled #VEs stop the TD with a diagnostic.
+/// </summary>
+/// <remarks>
+/// Correlation: each TD exit or guest TDCALL starts a new correlation id; every message it causes (the
+/// VE-info read, the TDVMCALL, the VMM's work, the replies) inherits it through the runtime.
+/// The actor runs at most <see cref="VcpuSetup.SliceInstructions"/> instructions per message so stop
+/// requests and other actors get their turn.
+/// </remarks>
+public sealed class VcpuActor : ReceiveActor
+{
+    private static readonly object RunSlice = new RunSliceMessage();
+
+    private readonly VcpuSetup _setup;
+    private readonly Cpu.Cpu _cpu;
+    private readonly VeHandler _kernel;
+    private readonly VcpuStatistics _stats;
+
+    private Mode _mode = Mode.Idle;
+    private long _exitStartedNs;
+    private bool _pendingTdcallIsHlt;
+
+    /// <summary>Creates the actor; use <see cref="Props(VcpuSetup)"/>.</summary>
+    public VcpuActor(VcpuSetup setup)
+    {
+        ArgumentNullException.ThrowIfNull(setup);
+        _setup = setup;
+        _cpu = setup.Cpu;
+        _stats = setup.Statistics;
+        _kernel = new VeHandler(_cpu.Memory, setup.Kernel);
+
+        Receive<StartVcpu>(_ => OnStart());
+        Receive<RunSliceMessage>(_ => RunGuest());
+        Receive<TdcallCompleted>(OnTdcallCompleted);
+        Receive<TdEntered>(OnTdEntered);
+        Receive<StopVcpu>(_ => OnStop());
+    }
+
+    private enum Mode
+    {
+        /// <summary>Not started.</summary>
+        Idle,
+
+        /// <summary>Running guest code (a RunSlice message is queued).</summary>
+        Running,
+
+        /// <summary>Guest code executed TDCALL; waiting for the module.</summary>
+        AwaitingGuestTdcall,
+
+        /// <summary>A TD exit went to the module; waiting for its decision.</summary>
+        AwaitingTdEntry,
+
+        /// <summary>The guest kernel's #VE handler waits for one of its TDCALLs.</summary>
+        InVeHandler,
+
+        /// <summary>The vCPU can no longer run (fatal, limit, stopped).</summary>
+        Dead,
+    }
+
+    /// <summary>Props for a vCPU actor.</summary>
+    public static Props Props(VcpuSetup setup) => Actors.Props.Create(() => new VcpuActor(setup));
+
+    private void OnStart()
+    {
+        if (_mode != Mode.Idle)
+        {
+            return;
+        }
+
+        _mode = Mode.Running;
+        RunGuest();
+    }
+
+    /// <summary>Runs guest code until an exit that needs someone else, or until the slice is used up.</summary>
+    private void RunGuest()
+    {
+        if (_mode != Mode.Running)
+        {
+            return;
+        }
+
+        ulong budget = _setup.SliceInstructions;
+        if (_setup.MaxInstructions is ulong max)
+        {
+            ulong done = _cpu.State.InstructionsRetired;
+            if (done >= max)
+            {
+                StopWith(GuestStopKind.InstructionLimit, $"vCPU {_setup.Index} reached its instruction limit of {max} at RIP 0x{_cpu.State.Rip:x}");
+                return;
+            }
+
+            budget = Math.Min(budget, max - done);
+        }
+
+        CpuExit exit = _cpu.Run(budget);
+        switch (exit.Kind)
+        {
+            case CpuExitKind.InstructionLimit:
+                // Yield: let other messages (a stop, other actors under the deterministic dispatcher) run.
+                Self.Tell(RunSlice, Self);
+                return;
+
+            case CpuExitKind.Tdcall:
+            {
+                Gprs regs = _cpu.State.Gpr;
+                ushort leaf = TdcallLeafInfo.LeafOf(regs[Gpr.Rax]);
+                _stats.CountTdcall(leaf);
+                _pendingTdcallIsHlt = leaf == (ushort)TdcallLeaf.VpVmcall
+                    && regs[Gpr.R10] == TdVmcall.StandardCall
+                    && regs[Gpr.R11] == (ulong)TdVmcallSubfunction.InstructionHlt;
+                _mode = Mode.AwaitingGuestTdcall;
+                _exitStartedNs = Now;
+                _setup.TdxModule.Tell(new TdcallRequested(_setup.Index, regs), Self, Context.NewCorrelationId());
+                return;
+            }
+
+            case CpuExitKind.VirtualizationException:
+                _mode = Mode.AwaitingTdEntry;
+                _exitStartedNs = Now;
+                _setup.TdxModule.Tell(new TdExited(_setup.Index, exit.Ve, _cpu.State.Gpr), Self, Context.NewCorrelationId());
+                return;
+
+            case CpuExitKind.EptViolation:
+                Fatal(exit.Rip, $"EPT violation on private memory at GPA 0x{exit.Ve.Gpa:x}: {exit.Detail}");
+                return;
+
+            default:
+                Fatal(exit.Rip, exit.Detail ?? $"exception vector {exit.Vector}");
+                return;
+        }
+    }
+
+    private void OnTdcallCompleted(TdcallCompleted reply)
+    {
+        switch (_mode)
+        {
+            case Mode.AwaitingGuestTdcall:
+                // TDCALL completed for guest code: write exactly what the module wrote, then step past TDCALL.
+                ref CpuState state = ref _cpu.State;
+                state.Gpr.CopyFrom(reply.Regs, reply.WrittenRegisters);
+                state.Rip += TdcallLeafInfo.TdcallLength;
+                _pendingTdcallIsHlt = false;
+                _stats.TdcallLatency.Record(Now - _exitStartedNs);
+                Resume();
+                return;
+
+            case Mode.InVeHandler:
+                Continue(_kernel.OnTdcallCompleted(ref _cpu.State, reply));
+                return;
+
+            default:
+                // A completion nobody asked for: the module (or a VMM behind it) misbehaved. Never apply it.
+                Context.System.EventStream.Publish(new UnexpectedReply(_setup.Index, reply));
+                return;
+        }
+    }
+
+    private void OnTdEntered(TdEntered entry)
+    {
+        ulong rip = _cpu.State.Rip;
+        switch (_mode)
+        {
+            case Mode.AwaitingTdEntry:
+                break;
+
+            case Mode.AwaitingGuestTdcall:
+                // The module could not complete the guest's TDCALL because its memory operand faulted
+                // (TDG.MR.REPORT, RTMR.EXTEND, MEM.PAGE.ACCEPT): RIP stays on the TDCALL, nothing was written.
+                _pendingTdcallIsHlt = false;
+                if (entry.Action == TdEntryAction.Emulated)
+                {
+                    Context.System.EventStream.Publish(new UnexpectedReply(_setup.Index, entry));
+                    return;
+                }
+
+                break;
+
+            case Mode.InVeHandler:
+                // One of the kernel's own TDCALLs faulted: a #VE inside the #VE handler. Linux would take it on
+                // its #VE stack; the built-in kernel treats it as fatal rather than guess.
+                Fatal(rip, $"{entry.Action} ({entry.Exit.ReasonName}, GPA 0x{entry.Exit.Gpa:x}) on a TDCALL of the #VE handler itself");
+                return;
+
+            default:
+                Context.System.EventStream.Publish(new UnexpectedReply(_setup.Index, entry));
+                return;
+        }
+
+        switch (entry.Action)
+        {
+            case TdEntryAction.Emulated:
+                // Length 0 means the module resolved the cause (e.g. accepted a page): run the instruction again.
+                _cpu.State.Gpr.CopyFrom(entry.Regs, entry.WrittenRegisters);
+                _cpu.State.Rip += entry.Exit.InstructionLength;
+                _stats.CountModuleEmulated();
+                Resume();
+                return;
+
+            case TdEntryAction.VeInjected:
+                _stats.CountVe(entry.Exit.ExitReason);
+                _mode = Mode.InVeHandler;
+                Continue(_kernel.Begin());
+                return;
+
+            case TdEntryAction.DoubleFaultInjected:
+                Fatal(rip, $"#DF: #VE ({entry.Exit.ReasonName}) while the previous VE info was still valid");
+                return;
+
+            case TdEntryAction.GeneralProtectionInjected:
+                Fatal(rip, $"#GP(0) injected by the TDX module on {entry.Exit.ReasonName} (RCX=0x{_cpu.State.Gpr[Gpr.Rcx]:x})");
+                return;
+
+            default:
+                Fatal(rip, $"the TD was killed on {entry.Exit.ReasonName} at GPA 0x{entry.Exit.Gpa:x}");
+                return;
+        }
+    }
+
+    private void Continue(KernelStep step)
+    {
+        switch (step.Kind)
+        {
+            case KernelStepKind.Tdcall:
+                // The kernel's TDCALLs stay under the correlation id of the #VE that caused them.
+                _setup.TdxModule.Tell(new TdcallRequested(_setup.Index, step.Regs), Self);
+                return;
+
+            case KernelStepKind.Resume:
+                _stats.VeLatency.Record(Now - _exitStartedNs);
+                Resume();
+                return;
+
+            default:
+                VeInfo ve = _kernel.CurrentVe;
+                Fatal(_cpu.State.Rip, $"#VE {ve.ReasonName} (qualification 0x{ve.ExitQualification:x}, GPA 0x{ve.Gpa:x}) not handled: {step.Detail}");
+                return;
+        }
+    }
+
+    private void Resume()
+    {
+        _mode = Mode.Running;
+        RunGuest();
+    }
+
+    private void OnStop()
+    {
+        string state = _mode switch
+        {
+            Mode.Dead => _deadState,
+            Mode.Idle => "not-started",
+            Mode.AwaitingGuestTdcall when _pendingTdcallIsHlt => "halted",
+            Mode.InVeHandler when _kernel.IsActive && _kernel.CurrentVe.ExitReason == VeExitReason.Hlt => "halted",
+            Mode.Running => "running",
+            _ => "waiting",
+        };
+        _mode = Mode.Dead;
+        _deadState = state;
+        _kernel.Reset();
+        ref CpuState s = ref _cpu.State;
+        Sender.Tell(new VcpuStopped(_setup.Index, state, s.InstructionsRetired, s.Rip, s.Rflags, s.Gpr), Self);
+    }
+
+    private string _deadState = "stopped";
+
+    private void Fatal(ulong rip, string reason)
+    {
+        StopWith(GuestStopKind.GuestFatal, $"vCPU {_setup.Index}: RIP 0x{rip:x} (bytes {InstructionBytes(rip)}): {reason}");
+        _deadState = "fatal";
+    }
+
+    private void StopWith(GuestStopKind kind, string detail)
+    {
+        _mode = Mode.Dead;
+        _deadState = kind == GuestStopKind.InstructionLimit ? "limit" : "fatal";
+        _setup.Machine.Tell(new GuestStopRequested(_setup.Index, kind, 0, detail), Self);
+    }
+
+    private string InstructionBytes(ulong rip)
+    {
+        Span<byte> bytes = stackalloc byte[15];
+        for (int n = bytes.Length; n > 0; n--)
+        {
+            if (_cpu.Memory.TryReadPrivate(rip, bytes[..n]))
+            {
+                return Convert.ToHexString(bytes[..n]).ToLowerInvariant();
+            }
+        }
+
+        return "unreadable";
+    }
+
+    private long Now => Context.System.Clock.NowNanoseconds;
+
+    private sealed class RunSliceMessage;
+}
+
+/// <summary>
+/// Published on the event stream when a vCPU receives a reply it did not ask for (a misbehaving module or
+/// VMM). The reply is ignored, never applied to guest state.
+/// </summary>
+/// <param name="Vcpu">The vCPU.</param>
+/// <param name="Message">The unexpected message.</param>
+public sealed record UnexpectedReply(int Vcpu, object Message);

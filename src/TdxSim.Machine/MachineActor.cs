@@ -1,0 +1,316 @@
+using TdxSim.Abi.Messages;
+using TdxSim.Actors;
+using TdxSim.Actors.Supervision;
+using TdxSim.Guest;
+
+namespace TdxSim.Machine;
+
+/// <summary>What the machine actor builds and watches.</summary>
+internal sealed record MachineWiring(
+    int VcpuCount,
+    bool PerVcpuVmm,
+    Func<IActorRef, Props> VmmProps,
+    Func<Func<int, IActorRef>, Props> ModuleProps,
+    Func<int, IActorRef, IActorRef, Props> VcpuProps,
+    ulong? HltWakeNs,
+    ulong? TimeLimitNs,
+    TaskCompletionSource<MachineOutcome> Completion);
+
+/// <summary>How the TD ended, as the machine actor saw it.</summary>
+internal sealed record MachineOutcome(
+    int ExitStatus,
+    string Reason,
+    string Detail,
+    IReadOnlyList<VcpuFinalState> Vcpus,
+    IReadOnlyList<ulong> Reports,
+    long UnexpectedReplies,
+    long PostCodes,
+    long QuotesCompleted);
+
+/// <summary>
+/// The supervisor of one TD. It creates the VMM (one, or a <c>vmm</c> group with one per vCPU), the TDX module
+/// and the <c>vcpu</c> group, starts every vCPU, and decides the exit status of contract section 2 from the
+/// events it receives: a stop request from a device or the VMM (debug exit, selftest success, ReportFatalError),
+/// a vCPU's fatal or limit, every vCPU halted, the time limit, or a failing actor (an emulator bug: status 8).
+/// The first decision wins; the machine then stops every vCPU and collects its final state.
+/// </summary>
+internal sealed class MachineActor : ReceiveActor
+{
+    private static readonly TimeSpan StopCollectionTimeout = TimeSpan.FromSeconds(5);
+
+    private readonly MachineWiring _wiring;
+    private readonly IActorRef[] _vcpus;
+    private readonly IActorRef[] _vmms;
+    private readonly bool[] _halted;
+    private readonly bool[] _haltedWithInterrupts;
+    private readonly VcpuFinalState?[] _finalStates;
+    private readonly List<ulong> _reports = [];
+    private int _groupsPending;
+    private int _haltedCount;
+    private int _statesPending;
+    private long _unexpectedReplies;
+    private long _postCodes;
+    private long _quotes;
+    private (int Status, string Reason, string Detail)? _decision;
+    private IDisposable? _unexpectedSubscription;
+
+    public MachineActor(MachineWiring wiring)
+    {
+        _wiring = wiring;
+        int n = wiring.VcpuCount;
+        _vcpus = new IActorRef[n];
+        _vmms = new IActorRef[wiring.PerVcpuVmm ? n : 1];
+        _halted = new bool[n];
+        _haltedWithInterrupts = new bool[n];
+        _finalStates = new VcpuFinalState?[n];
+
+        Receive<GroupReady>(OnGroupReady);
+        Receive<GuestStopRequested>(OnStopRequested);
+        Receive<VcpuHalted>(OnHalted);
+        Receive<SelftestReported>(OnReported);
+        Receive<PostCodeWritten>(_ => _postCodes++);
+        Receive<QuoteCompleted>(_ => _quotes++);
+        Receive<VcpuStopped>(OnVcpuStopped);
+        Receive<ChildFailed>(f => Decide(ExitStatus.InternalError, "internal-error", f.Detail));
+        Receive<TimeLimitReached>(_ => Decide(ExitStatus.LimitReached, "time-limit", "the time limit was reached"));
+        Receive<StopCollectionTimedOut>(_ => Complete());
+        Receive<UnexpectedReply>(_ => _unexpectedReplies++);
+        Receive<Terminated>(OnTerminated);
+    }
+
+    protected override void PreStart()
+    {
+        _unexpectedSubscription = Context.System.EventStream.Subscribe<UnexpectedReply>(r => Self.Tell(r, ActorRefs.NoSender));
+
+        // The VMM first (the module routes to it), then the module, then the vCPUs that call the module.
+        if (_wiring.PerVcpuVmm)
+        {
+            var members = new (string, Props)[_vmms.Length];
+            for (int i = 0; i < members.Length; i++)
+            {
+                members[i] = (i.ToString(System.Globalization.CultureInfo.InvariantCulture), _wiring.VmmProps(Self));
+            }
+
+            _groupsPending++;
+            Context.ActorOf(Props.Create(() => new GroupActor(members, _vmms)), "vmm");
+        }
+        else
+        {
+            _vmms[0] = Context.ActorOf(_wiring.VmmProps(Self), "vmm");
+        }
+
+        IActorRef[] vmms = _vmms;
+        bool perVcpu = _wiring.PerVcpuVmm;
+        IActorRef module = Context.ActorOf(_wiring.ModuleProps(v => perVcpu ? vmms[v] : vmms[0]), "tdx-module");
+
+        var vcpuMembers = new (string, Props)[_vcpus.Length];
+        for (int i = 0; i < vcpuMembers.Length; i++)
+        {
+            vcpuMembers[i] = (i.ToString(System.Globalization.CultureInfo.InvariantCulture), _wiring.VcpuProps(i, module, Self));
+        }
+
+        _groupsPending++;
+        Context.ActorOf(Props.Create(() => new GroupActor(vcpuMembers, _vcpus)), "vcpu");
+
+        if (_wiring.TimeLimitNs is ulong limit)
+        {
+            Context.System.Scheduler.ScheduleTellOnce(TimeSpan.FromTicks((long)(limit / 100)), Self, TimeLimitReached.Instance, Self);
+        }
+    }
+
+    protected override void PostStop() => _unexpectedSubscription?.Dispose();
+
+    protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(e =>
+    {
+        // Any failing actor of the TD is an emulator bug: stop it and end the run with status 8.
+        Self.Tell(new ChildFailed($"{e.GetType().Name}: {e.Message}"), ActorRefs.NoSender);
+        return Directive.Stop;
+    });
+
+    private void OnGroupReady(GroupReady ready)
+    {
+        if (--_groupsPending > 0 || _decision is not null)
+        {
+            return;
+        }
+
+        for (int i = 0; i < _vcpus.Length; i++)
+        {
+            Context.Watch(_vcpus[i]);
+            _vcpus[i].Tell(new StartVcpu(i), Self);
+        }
+    }
+
+    private void OnStopRequested(GuestStopRequested request)
+    {
+        switch (request.Kind)
+        {
+            case GuestStopKind.DebugExit:
+                byte value = (byte)request.Value;
+                Decide(ExitStatus.DebugExit(value), "debug-exit", $"vCPU {request.Vcpu} wrote 0x{value:x2} to the debug-exit port 0xF4");
+                break;
+            case GuestStopKind.SelftestSuccess:
+                Decide(ExitStatus.Success, "selftest-success", $"vCPU {request.Vcpu} signalled success on port 0x30");
+                break;
+            case GuestStopKind.ReportedFatalError:
+                Decide(ExitStatus.GuestFatal, "report-fatal-error", $"vCPU {request.Vcpu}: TDG.VP.VMCALL<ReportFatalError> code 0x{request.Value:x16}: {request.Detail}");
+                break;
+            case GuestStopKind.GuestFatal:
+                Decide(ExitStatus.GuestFatal, "guest-fatal", request.Detail);
+                break;
+            case GuestStopKind.InstructionLimit:
+                Decide(ExitStatus.LimitReached, "instruction-limit", request.Detail);
+                break;
+            default:
+                Decide(ExitStatus.InternalError, "internal-error", request.Detail);
+                break;
+        }
+    }
+
+    private void OnHalted(VcpuHalted halted)
+    {
+        int v = halted.Vcpu;
+        if ((uint)v >= (uint)_halted.Length || _decision is not null)
+        {
+            return;
+        }
+
+        if (!halted.InterruptsBlocked && _wiring.HltWakeNs is ulong wakeNs)
+        {
+            // The host makes the vCPU runnable again after a while (KVM selftest verify_guest_hlt).
+            IActorRef vmm = _wiring.PerVcpuVmm ? _vmms[v] : _vmms[0];
+            Context.System.Scheduler.ScheduleTellOnce(TimeSpan.FromTicks((long)(wakeNs / 100)), vmm, new WakeHaltedVcpu(v), Self);
+            return;
+        }
+
+        if (!_halted[v])
+        {
+            _halted[v] = true;
+            _haltedWithInterrupts[v] = !halted.InterruptsBlocked;
+            _haltedCount++;
+        }
+
+        if (_haltedCount == _halted.Length)
+        {
+            if (Array.IndexOf(_haltedWithInterrupts, true) is int i and >= 0)
+            {
+                // Nothing can ever wake it: no interrupt source is modelled yet. Treat it as a hang.
+                Decide(ExitStatus.LimitReached, "deadlock", $"every vCPU is halted and vCPU {i} waits with interrupts enabled for an interrupt that cannot come");
+            }
+            else
+            {
+                Decide(ExitStatus.Success, "halted", "every vCPU halted with interrupts disabled");
+            }
+        }
+    }
+
+    private void OnReported(SelftestReported report) => _reports.Add(report.Value);
+
+    private void Decide(int status, string reason, string detail)
+    {
+        if (_decision is not null)
+        {
+            return;
+        }
+
+        _decision = (status, reason, detail);
+        _statesPending = 0;
+        for (int i = 0; i < _vcpus.Length; i++)
+        {
+            if (_vcpus[i] is { } vcpu && _finalStates[i] is null)
+            {
+                _statesPending++;
+                vcpu.Tell(new StopVcpu(i), Self);
+            }
+        }
+
+        if (_statesPending == 0)
+        {
+            Complete();
+            return;
+        }
+
+        Context.System.Scheduler.ScheduleTellOnce(StopCollectionTimeout, Self, StopCollectionTimedOut.Instance, Self);
+    }
+
+    private void OnVcpuStopped(VcpuStopped stopped)
+    {
+        if ((uint)stopped.Vcpu >= (uint)_finalStates.Length || _finalStates[stopped.Vcpu] is not null)
+        {
+            return;
+        }
+
+        _finalStates[stopped.Vcpu] = new VcpuFinalState(stopped.Vcpu, stopped.State, stopped.Instructions, stopped.Rip, stopped.Rflags, stopped.Regs);
+        if (_decision is not null && --_statesPending == 0)
+        {
+            Complete();
+        }
+    }
+
+    private void OnTerminated(Terminated terminated)
+    {
+        int i = Array.IndexOf(_vcpus, terminated.ActorRef);
+        if (i >= 0 && _finalStates[i] is null)
+        {
+            _finalStates[i] = new VcpuFinalState(i, "lost", 0, 0, 0, default);
+            if (_decision is null)
+            {
+                Decide(ExitStatus.InternalError, "internal-error", $"vCPU {i} stopped unexpectedly");
+            }
+            else if (--_statesPending == 0)
+            {
+                Complete();
+            }
+        }
+    }
+
+    private void Complete()
+    {
+        if (_wiring.Completion.Task.IsCompleted || _decision is not { } d)
+        {
+            return;
+        }
+
+        var states = new VcpuFinalState[_finalStates.Length];
+        for (int i = 0; i < states.Length; i++)
+        {
+            states[i] = _finalStates[i] ?? new VcpuFinalState(i, "lost", 0, 0, 0, default);
+        }
+
+        _wiring.Completion.TrySetResult(new MachineOutcome(d.Status, d.Reason, d.Detail, states, [.. _reports], _unexpectedReplies, _postCodes, _quotes));
+    }
+
+    private sealed record ChildFailed(string Detail);
+
+    private sealed class TimeLimitReached
+    {
+        public static readonly TimeLimitReached Instance = new();
+    }
+
+    private sealed class StopCollectionTimedOut
+    {
+        public static readonly StopCollectionTimedOut Instance = new();
+    }
+}
+
+/// <summary>A group of sibling actors created together (the <c>vcpu</c> and per-vCPU <c>vmm</c> groups).</summary>
+internal sealed record GroupReady(string Name);
+
+/// <summary>
+/// Creates its members when it starts, publishes their refs into <c>refs</c> and tells its parent. Failures of
+/// members escalate to the parent, which owns the TD's fate.
+/// </summary>
+internal sealed class GroupActor : ReceiveActor
+{
+    public GroupActor((string Name, Props Props)[] members, IActorRef[] refs)
+    {
+        for (int i = 0; i < members.Length; i++)
+        {
+            refs[i] = Context.ActorOf(members[i].Props, members[i].Name);
+        }
+
+        Context.Parent.Tell(new GroupReady(Self.Name), Self);
+    }
+
+    protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(_ => Directive.Escalate);
+}

@@ -1,0 +1,296 @@
+using System.Diagnostics;
+using TdxSim.Abi;
+using TdxSim.Actors;
+using TdxSim.Actors.Dispatch;
+using TdxSim.Actors.Events;
+using TdxSim.Devices;
+using TdxSim.Guest;
+using TdxSim.Guest.Diagnostics;
+using TdxSim.Guest.Kernel;
+using TdxSim.Images;
+using TdxSim.Images.Guests;
+using TdxSim.Machine.Scenarios;
+using TdxSim.Memory;
+using TdxSim.TdxModule;
+using TdxSim.TdxModule.Memory;
+using TdxSim.Vmm;
+using TdxSim.Vmm.Memory;
+using TdxSim.Vmm.Msr;
+
+namespace TdxSim.Machine;
+
+/// <summary>Where a run's outputs go.</summary>
+/// <param name="Com1">Receives exactly the bytes the guest transmits on COM1 (stdout for the CLI).</param>
+/// <param name="Observers">Delivery observers to attach (message log, trace, counters), or none.</param>
+public sealed record MachineIo(Stream Com1, IReadOnlyList<IDeliveryObserver>? Observers = null);
+
+/// <summary>
+/// Builds one TD from a <see cref="Scenario"/> and runs it to its end: guest memory with the image loaded,
+/// the devices, the VMM, the TDX module and one actor per vCPU (contract section 3), under the concurrent or
+/// the deterministic dispatcher.
+/// </summary>
+public static class TdMachine
+{
+    /// <summary>Instructions a vCPU runs before yielding to its mailbox.</summary>
+    public const ulong DefaultSliceInstructions = 50_000;
+
+    /// <summary>Runs <paramref name="scenario"/>.</summary>
+    /// <exception cref="ScenarioException">The scenario, image or options are unusable (exit status 2).</exception>
+    public static MachineResult Run(Scenario scenario, MachineIo io)
+    {
+        ArgumentNullException.ThrowIfNull(scenario);
+        ArgumentNullException.ThrowIfNull(io);
+        Validate(scenario);
+        GuestImage image = BuildImage(scenario);
+
+        using var memory = new GuestPhysicalMemory(scenario.Memory, acceptAll: !scenario.LazyAccept);
+        LoadImage(memory, image, scenario.LazyAccept);
+
+        var com1 = new StreamByteSink(io.Com1);
+        var deviceEvents = new DeviceEventCollector();
+        MachineDevices devices = MachineDevices.CreateDefault(com1, deviceEvents);
+        var vmmCore = new VmmCore(
+            new VmmOptions
+            {
+                VcpuCount = scenario.Vcpus,
+                MapGpaRetryAfterEachChunk = scenario.VmmSettings.MapGpaRetry,
+                ResumeAfterReportFatalError = scenario.VmmSettings.OnFatalError == FatalErrorPolicy.Resume,
+                Msrs = BuildMsrTable(scenario.VmmSettings),
+            },
+            devices.PortBus,
+            devices.MmioBus,
+            new GuestPhysicalMemoryHost(memory),
+            deviceEvents);
+        var moduleCore = new TdxModuleCore(
+            new TdxModuleOptions
+            {
+                NumVcpus = scenario.Vcpus,
+                Attributes = scenario.TdAttributes,
+                Mrtd = Measure(image),
+                Seed = scenario.Seed,
+            },
+            new GuestPhysicalMemoryAdapter(memory));
+
+        var cpus = new Cpu.Cpu[scenario.Vcpus];
+        var stats = new VcpuStatistics[scenario.Vcpus];
+        for (int i = 0; i < cpus.Length; i++)
+        {
+            cpus[i] = new Cpu.Cpu(memory, i);
+            stats[i] = new VcpuStatistics();
+            ResetVcpu(ref cpus[i].State, i, scenario, image.Entry);
+        }
+
+        var kernel = new GuestKernelOptions { UnrollStringIo = scenario.UnrollStringIo };
+        var completion = new TaskCompletionSource<MachineOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
+        TimeSpan quoteDelay = TimeSpan.FromTicks((long)(scenario.VmmSettings.QuoteDelayNs / 100));
+        var wiring = new MachineWiring(
+            scenario.Vcpus,
+            scenario.Vmm == VmmTopology.PerVcpu,
+            machine => VmmActor.Props(vmmCore, machine, quoteDelay),
+            vmmFor => TdxModuleActor.CreateProps(moduleCore, vmmFor),
+            (i, module, machine) => VcpuActor.Props(new VcpuSetup(
+                i, cpus[i], module, machine, kernel, scenario.MaxInstructions, DefaultSliceInstructions, stats[i])),
+            scenario.VmmSettings.HltWakeNs,
+            scenario.TimeLimitMs * 1_000_000,
+            completion);
+
+        var options = new ActorSystemOptions
+        {
+            Dispatcher = scenario.Deterministic ? DispatcherMode.Deterministic : DispatcherMode.Concurrent,
+            Seed = scenario.Seed,
+        };
+        var wall = Stopwatch.StartNew();
+        using ActorSystem system = ActorSystem.Create("td", options);
+        foreach (IDeliveryObserver observer in io.Observers ?? [])
+        {
+            system.AddDeliveryObserver(observer);
+        }
+
+        system.ActorOf(Props.Create(() => new MachineActor(wiring)), "machine");
+        MachineOutcome outcome;
+        if (system.Deterministic is { } loop)
+        {
+            loop.RunUntilCompleted(completion.Task);
+            outcome = completion.Task.IsCompleted
+                ? completion.Task.Result
+                : throw new InvalidOperationException("the deterministic dispatcher went idle before the TD ended");
+        }
+        else
+        {
+            outcome = completion.Task.GetAwaiter().GetResult();
+        }
+
+        long endNs = system.Clock.NowNanoseconds;
+        system.Terminate().GetAwaiter().GetResult();
+        wall.Stop();
+        com1.Flush();
+
+        var counters = new SortedDictionary<string, long>(StringComparer.Ordinal);
+        Merge(counters, "vmm.", vmmCore.Counters.Snapshot());
+        Merge(counters, "tdx_module.", moduleCore.Counters.Snapshot());
+        Merge(counters, "device.", devices.GetCounters());
+        for (int i = 0; i < stats.Length; i++)
+        {
+            counters[$"vcpu{i}.ve"] = stats[i].VeCount;
+            counters[$"vcpu{i}.tdcall"] = stats[i].TdcallCount;
+            counters[$"vcpu{i}.module_emulated"] = stats[i].ModuleEmulated;
+            foreach ((string reason, long n) in stats[i].VeByReason())
+            {
+                counters[$"vcpu{i}.ve.{reason}"] = n;
+            }
+        }
+
+        counters["runtime.dead_letters"] = system.DeadLetterCount;
+        counters["runtime.unhandled"] = system.UnhandledCount;
+        counters["runtime.dropped"] = system.DroppedCount;
+        counters["runtime.failures"] = system.FailureCount;
+        counters["runtime.unexpected_replies"] = outcome.UnexpectedReplies;
+        counters["vmm.post_codes"] = outcome.PostCodes;
+        counters["vmm.quotes_completed"] = outcome.QuotesCompleted;
+        counters["com1.bytes"] = com1.BytesWritten;
+
+        return new MachineResult(outcome.ExitStatus, outcome.Reason, outcome.Detail, outcome.Vcpus, outcome.Reports,
+            counters, wall.Elapsed, endNs, stats);
+    }
+
+    private static void Validate(Scenario scenario)
+    {
+        if (scenario.Vcpus is < 1 or > Scenario.MaxVcpus)
+        {
+            throw new ScenarioException($"vcpus must be between 1 and {Scenario.MaxVcpus}, not {scenario.Vcpus}");
+        }
+
+        if (MachineLimits.CheckMemory(scenario.Memory) is { } problem)
+        {
+            throw new ScenarioException(problem);
+        }
+
+        ulong stacks = (ulong)scenario.Vcpus * MachineLimits.StackSize;
+        if (stacks >= scenario.Memory)
+        {
+            throw new ScenarioException($"{scenario.Vcpus} vCPU stacks of 64K do not fit in {scenario.Memory >> 10}K of memory");
+        }
+    }
+
+    private static GuestImage BuildImage(Scenario scenario)
+    {
+        if (scenario.Guest.BuiltIn is { } name)
+        {
+            if (!BuiltInGuests.TryGet(name, out BuiltInGuest guest))
+            {
+                throw new ScenarioException($"no built-in guest named '{name}' (known: {BuiltInGuests.Names})");
+            }
+
+            GuestImage built = guest.Build(new GuestBuildContext(scenario.Vcpus, scenario.Memory));
+            return scenario.Entry is ulong entry ? built with { Entry = entry } : built;
+        }
+
+        string path = scenario.Guest.ImagePath ?? throw new ScenarioException("the scenario names no guest");
+        try
+        {
+            return ImageLoader.LoadFile(path, new ImageLoadOptions
+            {
+                LoadAddress = scenario.Load,
+                Entry = scenario.Entry,
+                MemoryBytes = scenario.Memory,
+                VcpuStacks = scenario.Vcpus,
+            });
+        }
+        catch (ImageFormatException e)
+        {
+            throw new ScenarioException(e.Message, e);
+        }
+    }
+
+    private static void LoadImage(GuestPhysicalMemory memory, GuestImage image, bool lazyAccept)
+    {
+        foreach (ImageSegment segment in image.Segments)
+        {
+            if (segment.End > memory.PrivateSize || segment.End < segment.Gpa)
+            {
+                throw new ScenarioException($"image segment at 0x{segment.Gpa:x} (0x{segment.MemorySize:x} bytes) does not fit in private memory of 0x{memory.PrivateSize:x}");
+            }
+
+            if (lazyAccept)
+            {
+                // The initial image is added and measured by the host before the TD runs (TDH.MEM.PAGE.ADD):
+                // those pages are accepted; everything else stays pending.
+                ulong first = segment.Gpa & ~(GuestPhysical.PageSize - 1);
+                for (ulong page = first; page < segment.End; page += GuestPhysical.PageSize)
+                {
+                    memory.Accept(page, 0);
+                }
+            }
+
+            if (!memory.TryWritePrivate(segment.Gpa, segment.Data.Span))
+            {
+                throw new InvalidOperationException($"cannot write image segment at 0x{segment.Gpa:x}");
+            }
+        }
+    }
+
+    /// <summary>Entry state of contract section 3.</summary>
+    private static void ResetVcpu(ref Cpu.CpuState state, int index, Scenario scenario, ulong entry)
+    {
+        state = default;
+        state.Rip = entry;
+        state.Rflags = Cpu.CpuState.ResetRflags;
+        state.Gpr[Gpr.Rsp] = (scenario.Memory - ((ulong)index * MachineLimits.StackSize)) & ~0xFUL;
+        state.Gpr[Gpr.Rdi] = (ulong)index;
+        state.Gpr[Gpr.Rsi] = (ulong)scenario.Vcpus;
+    }
+
+    private static MsrTable BuildMsrTable(VmmSettings settings)
+    {
+        if (!settings.MsrDefaultDeny && settings.Msrs.Count == 0)
+        {
+            return MsrTable.CreateDefault();
+        }
+
+        var byIndex = new SortedDictionary<uint, MsrDefinition>();
+        if (!settings.MsrDefaultDeny)
+        {
+            foreach (MsrDefinition d in MsrTable.CreateDefault().Definitions)
+            {
+                byIndex[d.Index] = d;
+            }
+        }
+
+        foreach (MsrRule rule in settings.Msrs)
+        {
+            Vmm.Msr.MsrAccess access = rule.Access switch
+            {
+                Scenarios.MsrAccess.ReadOnly => Vmm.Msr.MsrAccess.ReadOnly,
+                Scenarios.MsrAccess.WriteOnly => Vmm.Msr.MsrAccess.WriteOnly,
+                _ => Vmm.Msr.MsrAccess.ReadWrite,
+            };
+            byIndex[rule.Index] = new MsrDefinition(rule.Index, $"MSR_0x{rule.Index:X}", access, MsrScope.Vcpu, rule.Value);
+        }
+
+        return new MsrTable(byIndex.Values);
+    }
+
+    /// <summary>MRTD: SHA-384 over the initial image, segment by segment (address, size, bytes).</summary>
+    private static byte[] Measure(GuestImage image)
+    {
+        using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA384);
+        Span<byte> header = stackalloc byte[16];
+        foreach (ImageSegment segment in image.Segments)
+        {
+            BitConverter.TryWriteBytes(header, segment.Gpa);
+            BitConverter.TryWriteBytes(header[8..], segment.MemorySize);
+            hash.AppendData(header);
+            hash.AppendData(segment.Data.Span);
+        }
+
+        return hash.GetHashAndReset();
+    }
+
+    private static void Merge(SortedDictionary<string, long> into, string prefix, IReadOnlyDictionary<string, long> from)
+    {
+        foreach ((string key, long value) in from)
+        {
+            into[prefix + key] = value;
+        }
+    }
+}
