@@ -9,7 +9,7 @@ public sealed class FlagsTests
     [Fact]
     public void Reset_RflagsIsTwo()
     {
-        using var memory = new Memory.GuestPhysicalMemory(0x1000);
+        using var memory = new TdxSim.Memory.GuestPhysicalMemory(0x1000);
         var cpu = new Cpu(memory);
         Assert.Equal(2UL, cpu.State.Rflags);
     }

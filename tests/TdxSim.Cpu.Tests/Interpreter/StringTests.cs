@@ -180,8 +180,8 @@ public sealed class StringTests
             },
             memorySize: 0x20000,
             acceptAll: false);
-        Assert.Equal(Memory.AcceptResult.Success, g.Memory.Accept(Src, 0));
-        Assert.Equal(Memory.AcceptResult.Success, g.Memory.Accept(0xF000, 0));
+        Assert.Equal(TdxSim.Memory.AcceptResult.Success, g.Memory.Accept(Src, 0));
+        Assert.Equal(TdxSim.Memory.AcceptResult.Success, g.Memory.Accept(0xF000, 0));
         g[Gpr.Rsi] = Src;
         g[Gpr.Rdi] = 0xFFF0;     // 16 bytes fit, then the pending page 0x10000
         g[Gpr.Rcx] = 32;
@@ -191,7 +191,7 @@ public sealed class StringTests
         Assert.Equal(16UL, g[Gpr.Rcx]);
         Assert.Equal(0x10000UL, g[Gpr.Rdi]);
         Assert.Equal(Guest.CodeBase, g.State.Rip);
-        Assert.Equal(Memory.AcceptResult.Success, g.Memory.Accept(0x10000, 0));
+        Assert.Equal(TdxSim.Memory.AcceptResult.Success, g.Memory.Accept(0x10000, 0));
         g.RunToHlt();
         Assert.Equal(0UL, g[Gpr.Rcx]);
     }
