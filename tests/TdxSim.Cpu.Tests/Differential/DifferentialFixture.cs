@@ -27,6 +27,10 @@ internal sealed class Harness : IDisposable
     {
         Native = NativeSandbox.Create();
         Interpreter = new InterpreterSandbox(Native.Layout);
+
+        // Blocks of one instruction and REP in chunks of one: every instruction boundary is a block
+        // boundary and an exit point, so flag-liveness shortcuts and REP restarts are checked too.
+        SteppingInterpreter = new InterpreterSandbox(Native.Layout, new CpuOptions { MaxBlockInstructions = 1, RepChunk = 1 });
         Catalog = InstructionCatalog.ForHost();
         ActiveBugs = [.. KnownInterpreterBugs.All.Where(StillPresent)];
         Avoid = ActiveBugs.Count == 0 ? null : i => ActiveBugs.Any(b => b.Affects(i));
@@ -41,6 +45,9 @@ internal sealed class Harness : IDisposable
     public NativeSandbox Native { get; }
 
     public InterpreterSandbox Interpreter { get; }
+
+    /// <summary>The interpreter with one-instruction blocks and one-element REP chunks.</summary>
+    public InterpreterSandbox SteppingInterpreter { get; }
 
     public InstructionCatalog Catalog { get; }
 
@@ -64,10 +71,10 @@ internal sealed class Harness : IDisposable
     }
 
     /// <summary>Runs one sequence on both sides; null when they agree, else a full report.</summary>
-    public string? Check(TestSequence sequence)
+    public string? Check(TestSequence sequence, bool stepping = false)
     {
         // The interpreter first: a sequence it cannot finish (a generator bug that would fault) never runs natively.
-        MachineState? interpreted = Interpreter.Run(sequence, out string? failure);
+        MachineState? interpreted = (stepping ? SteppingInterpreter : Interpreter).Run(sequence, out string? failure);
         if (interpreted is null)
         {
             return StateComparer.Report(sequence, Layout, "  " + failure + "\n");
@@ -148,6 +155,7 @@ internal sealed class Harness : IDisposable
 
     public void Dispose()
     {
+        SteppingInterpreter.Dispose();
         Interpreter.Dispose();
         Native.Dispose();
     }

@@ -86,7 +86,10 @@ public sealed class HarnessTests(DifferentialFixture fixture) : IClassFixture<Di
     [InlineData(Mnemonic.Shl, 8, 9UL, X86Flags.Sf | X86Flags.Zf | X86Flags.Pf, X86Flags.Cf | X86Flags.Af | X86Flags.Of)]
     [InlineData(Mnemonic.Sar, 8, 9UL, X86Flags.Cf | X86Flags.Sf | X86Flags.Zf | X86Flags.Pf, X86Flags.Af | X86Flags.Of)]
     [InlineData(Mnemonic.Rol, 64, 65UL, X86Flags.Cf | X86Flags.Of, 0UL)]
-    [InlineData(Mnemonic.Rcr, 16, 17UL, X86Flags.Cf, X86Flags.Of)]
+    [InlineData(Mnemonic.Rcr, 16, 17UL, 0UL, X86Flags.Of)] // 17 mod 17: nothing rotates, CF stays
+    [InlineData(Mnemonic.Rcr, 8, 9UL, 0UL, X86Flags.Of)]
+    [InlineData(Mnemonic.Rcl, 8, 10UL, X86Flags.Cf, X86Flags.Of)]
+    [InlineData(Mnemonic.Rcl, 32, 33UL, X86Flags.Cf | X86Flags.Of, 0UL)]
     [InlineData(Mnemonic.Shld, 64, 64UL, 0UL, 0UL)]
     public void ShiftFlags_FollowTheSdm(Mnemonic m, int bits, ulong count, ulong defined, ulong undefined)
     {

@@ -25,8 +25,8 @@ internal sealed class InterpreterSandbox : IDisposable
 
     public CpuOptions? Options { get; }
 
-    /// <summary>Runs until the HLT after the sequence. Returns null and an explanation when the interpreter stops anywhere else.</summary>
-    public MachineState? Run(TestSequence sequence, out string? failure)
+    /// <summary>Runs the sequence (followed by HLT) and returns how the interpreter stopped and its state.</summary>
+    public (CpuExit Exit, CpuState State) Execute(TestSequence sequence)
     {
         Write(Layout.Code, sequence.Code);
         Write(Layout.Code + (ulong)sequence.Code.Length, Hlt);
@@ -40,6 +40,13 @@ internal sealed class InterpreterSandbox : IDisposable
 
         // Far more than any sequence retires: REP counts once, and branches only go forward.
         CpuExit exit = cpu.Run((ulong)sequence.Instructions.Count + 64);
+        return (exit, cpu.State);
+    }
+
+    /// <summary>Runs until the HLT after the sequence. Returns null and an explanation when the interpreter stops anywhere else.</summary>
+    public MachineState? Run(TestSequence sequence, out string? failure)
+    {
+        (CpuExit exit, CpuState state) = Execute(sequence);
         ulong hltAt = Layout.Code + (ulong)sequence.Code.Length;
         if (exit.Kind != CpuExitKind.VirtualizationException || exit.Ve.ExitReason != VeExitReason.Hlt || exit.Rip != hltAt)
         {
@@ -47,7 +54,7 @@ internal sealed class InterpreterSandbox : IDisposable
             return null;
         }
 
-        var output = new MachineState { Gprs = cpu.State.Gpr, Rflags = cpu.State.Rflags };
+        var output = new MachineState { Gprs = state.Gpr, Rflags = state.Rflags };
         Read(Layout.Data, output.Data);
         Read(Layout.StackWindowStart, output.Stack);
         failure = null;

@@ -125,6 +125,9 @@ internal sealed class SequenceGenerator
 
             case Mnemonic.Sar or Mnemonic.Shld or Mnemonic.Shrd:
                 return (X86Flags.Cf | X86Flags.Sf | X86Flags.Zf | X86Flags.Pf | of, X86Flags.Af | ofUndefined);
+            case Mnemonic.Rcl or Mnemonic.Rcr when bits < 32 && c % (ulong)(bits + 1) == 0:
+                // 8/16-bit RCL/RCR rotate by the count modulo 9/17: a multiple rotates nothing and CF stays.
+                return (0, ofUndefined);
             default:
                 // ROL/ROR/RCL/RCR: CF written, OF only for a count of 1, the rest untouched.
                 return (X86Flags.Cf | of, ofUndefined);
