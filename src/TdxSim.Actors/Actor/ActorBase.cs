@@ -38,15 +38,15 @@ public abstract class ActorBase
     internal ActorCell Cell => _cell;
 
     /// <summary>Handles one message; returns false to report it unhandled.</summary>
-    protected internal abstract bool Receive(object message);
+    protected abstract bool Receive(object message);
 
     /// <summary>Runs after construction, before the first message. Default: nothing.</summary>
-    protected internal virtual void PreStart()
+    protected virtual void PreStart()
     {
     }
 
     /// <summary>Runs after the last message, once the children have stopped. Default: nothing.</summary>
-    protected internal virtual void PostStop()
+    protected virtual void PostStop()
     {
     }
 
@@ -56,7 +56,7 @@ public abstract class ActorBase
     /// </summary>
     /// <param name="reason">The exception that caused the restart.</param>
     /// <param name="message">The message whose handler threw, if any (it is not retried).</param>
-    protected internal virtual void PreRestart(Exception reason, object? message)
+    protected virtual void PreRestart(Exception reason, object? message)
     {
         foreach (IActorRef child in Context.GetChildren())
         {
@@ -68,14 +68,14 @@ public abstract class ActorBase
     }
 
     /// <summary>Runs on the new instance after a restart. Default: <see cref="PreStart"/>.</summary>
-    protected internal virtual void PostRestart(Exception reason) => PreStart();
+    protected virtual void PostRestart(Exception reason) => PreStart();
 
     /// <summary>
     /// Called for a message no behaviour handled. Default: an unhandled <see cref="Terminated"/> throws
     /// <see cref="DeathPactException"/>; anything else is counted and published as
     /// <see cref="Events.UnhandledMessage"/>.
     /// </summary>
-    protected internal virtual void Unhandled(object message)
+    protected virtual void Unhandled(object message)
     {
         if (message is Terminated terminated)
         {
@@ -86,7 +86,7 @@ public abstract class ActorBase
     }
 
     /// <summary>The strategy for this actor's children; null falls back to Props, then the default.</summary>
-    protected internal virtual SupervisorStrategy? SupervisorStrategy() => null;
+    protected virtual SupervisorStrategy? SupervisorStrategy() => null;
 
     /// <summary>Hook for subclasses that must know construction is over (used by <see cref="ReceiveActor"/>).</summary>
     private protected virtual void OnConstructed()
@@ -94,4 +94,19 @@ public abstract class ActorBase
     }
 
     internal void CompleteConstruction() => OnConstructed();
+
+    // Trampolines: the hooks are protected (so every assembly overrides them the same way); the runtime calls these.
+    internal Receive InitialBehavior() => Receive;
+
+    internal void InvokePreStart() => PreStart();
+
+    internal void InvokePostStop() => PostStop();
+
+    internal void InvokePreRestart(Exception reason, object? message) => PreRestart(reason, message);
+
+    internal void InvokePostRestart(Exception reason) => PostRestart(reason);
+
+    internal void InvokeUnhandled(object message) => Unhandled(message);
+
+    internal SupervisorStrategy? InvokeSupervisorStrategy() => SupervisorStrategy();
 }

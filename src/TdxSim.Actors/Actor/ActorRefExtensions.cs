@@ -78,6 +78,12 @@ public static class ActorRefExtensions
         else
         {
             target.Tell(message, promise, correlationId);
+            // An actor that asks may well block on the answer (bad practice, but it must not deadlock):
+            // do not leave the target parked behind this handler.
+            if (ThreadPoolDispatcher.IsRunningHere)
+            {
+                ThreadPoolDispatcher.FlushHandoff();
+            }
         }
 
         if (!promise.Task.IsCompleted)

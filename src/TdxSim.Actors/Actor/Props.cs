@@ -1,3 +1,5 @@
+using System.Reflection;
+using System.Runtime.ExceptionServices;
 using TdxSim.Actors.Mailboxes;
 using TdxSim.Actors.Supervision;
 
@@ -31,7 +33,7 @@ public sealed class Props
     /// <summary>Props for an actor with a parameterless constructor.</summary>
     public static Props Create<TActor>()
         where TActor : ActorBase, new() =>
-        new(typeof(TActor), static () => new TActor(), null, MailboxOptions.Unbounded);
+        new(typeof(TActor), static () => Construct<TActor>(), null, MailboxOptions.Unbounded);
 
     /// <summary>
     /// Props from a factory, e.g. <c>Props.Create(() => new VcpuActor(index, memory))</c>. The factory runs on
@@ -59,6 +61,21 @@ public sealed class Props
     }
 
     internal ActorBase NewActor() => _factory();
+
+    /// <summary><c>new T()</c> goes through Activator, which wraps constructor exceptions; report the real one.</summary>
+    private static TActor Construct<TActor>()
+        where TActor : ActorBase, new()
+    {
+        try
+        {
+            return new TActor();
+        }
+        catch (TargetInvocationException wrapped) when (wrapped.InnerException is not null)
+        {
+            ExceptionDispatchInfo.Throw(wrapped.InnerException);
+            throw;
+        }
+    }
 
     /// <inheritdoc />
     public override string ToString() => $"Props({ActorType.Name})";

@@ -59,7 +59,7 @@ public abstract class ReceiveActor : ActorBase
     protected void UnbecomeStacked() => Context.UnbecomeStacked();
 
     /// <inheritdoc />
-    protected internal sealed override bool Receive(object message) => _initial.TryHandle(message);
+    protected sealed override bool Receive(object message) => _initial.TryHandle(message);
 
     private protected override void OnConstructed() => _building = null;
 

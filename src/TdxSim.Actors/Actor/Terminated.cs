@@ -1,9 +1,38 @@
 namespace TdxSim.Actors;
 
 /// <summary>
-/// Delivered to every watcher (<see cref="IActorContext.Watch"/>) after <paramref name="ActorRef"/> stopped.
-/// It arrives after every message the dead actor sent to the watcher. A watcher that does not handle it
-/// fails with <see cref="DeathPactException"/>.
+/// Delivered to every watcher (<see cref="IActorContext.Watch"/>) after <see cref="ActorRef"/> stopped.
+/// It arrives after every message the dead actor sent to the watcher, and never after an
+/// <see cref="IActorContext.Unwatch"/>. A watcher that does not handle it fails with
+/// <see cref="DeathPactException"/>. Equality compares <see cref="ActorRef"/>.
 /// </summary>
-/// <param name="ActorRef">The actor that stopped.</param>
-public sealed record Terminated(IActorRef ActorRef) : Internal.IAutoReceivedMessage;
+public sealed class Terminated : IEquatable<Terminated>, Internal.IAutoReceivedMessage
+{
+    /// <summary>Creates the notification for <paramref name="actorRef"/>.</summary>
+    public Terminated(IActorRef actorRef)
+    {
+        ArgumentNullException.ThrowIfNull(actorRef);
+        ActorRef = actorRef;
+    }
+
+    /// <summary>The actor that stopped.</summary>
+    public IActorRef ActorRef { get; }
+
+    /// <summary>
+    /// The watcher this notification was generated for (it is filtered by that watcher's watch state). Any
+    /// other actor that receives the same instance, e.g. forwarded by user code, treats it as an ordinary message.
+    /// </summary>
+    internal Internal.ActorCell? Watcher { get; init; }
+
+    /// <inheritdoc />
+    public bool Equals(Terminated? other) => other is not null && Equals(ActorRef, other.ActorRef);
+
+    /// <inheritdoc />
+    public override bool Equals(object? obj) => Equals(obj as Terminated);
+
+    /// <inheritdoc />
+    public override int GetHashCode() => ActorRef.GetHashCode();
+
+    /// <inheritdoc />
+    public override string ToString() => $"Terminated {{ ActorRef = {ActorRef.Path} }}";
+}

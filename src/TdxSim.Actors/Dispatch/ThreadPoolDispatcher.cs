@@ -8,35 +8,36 @@ namespace TdxSim.Actors.Dispatch;
 /// <remarks>
 /// <para>
 /// Hand-off: when an actor running here tells an idle actor, the receiver is not queued to the pool but
-/// parked in a thread-local slot (at most one; a second displaces the first to the pool). When the
-/// sender's batch ends, this thread runs the parked receiver next: a request/reply chain then runs on one
-/// warm thread with no wake-up latency. If the sender still has messages after the handler that parked
-/// the receiver, the receiver goes to the pool at once, so two busy actors still run in parallel.
+/// parked in this thread's <see cref="HandoffSlot"/> (at most one; a second displaces the first to the pool).
+/// When the sender's batch ends, this thread runs the parked receiver next: a request/reply chain then runs
+/// on one warm thread with no wake-up latency. If the sender still has messages after the handler that
+/// parked the receiver, the receiver goes to the pool at once, so two busy actors still run in parallel.
+/// A receiver whose parking handler keeps running for more than a tick (1-2 ms) is moved to the pool by the
+/// <see cref="HandoffWatchdog"/>, so long or blocking handlers delay it boundedly and cannot deadlock it.
 /// </para>
 /// <para>
 /// Runs are a loop, never recursion: <see cref="Run"/> takes the next mailbox from the slot after each
 /// batch, and after <see cref="MaxHandoffChain"/> consecutive hand-offs it yields to the pool so a
-/// ping-pong pair cannot monopolise a thread. Actor guarantees are untouched: a mailbox runs only by the
+/// ping-pong pair cannot monopolise a thread. Actor guarantees are untouched: a mailbox runs only on the
 /// thread that claimed its <c>Scheduled</c> bit, and per-sender order is the channel's FIFO order.
 /// </para>
-/// <para>Caveat: a handler that blocks delays the actors it told until it returns; handlers must not block.</para>
 /// </remarks>
 internal sealed class ThreadPoolDispatcher : MessageDispatcher
 {
     /// <summary>Consecutive hand-offs one thread runs before yielding to the pool.</summary>
-    public const int MaxHandoffChain = 64;
+    public const int MaxHandoffChain = 256;
 
     [ThreadStatic]
     private static bool t_running;
 
     [ThreadStatic]
-    private static Mailbox? t_handoff;
+    private static HandoffSlot? t_slot;
 
     /// <summary>True while this thread runs mailboxes of a concurrent dispatcher.</summary>
     public static bool IsRunningHere => t_running;
 
     /// <summary>True when a mailbox waits in this thread's hand-off slot.</summary>
-    public static bool HasHandoff => t_handoff is not null;
+    public static bool HasHandoff => t_slot is { HasParked: true };
 
     /// <summary>
     /// Runs <paramref name="first"/> (whose <c>Scheduled</c> bit the caller owns), then whatever it handed
@@ -44,6 +45,7 @@ internal sealed class ThreadPoolDispatcher : MessageDispatcher
     /// </summary>
     public static void Run(Mailbox first)
     {
+        HandoffSlot slot = t_slot ??= HandoffWatchdog.Register();
         t_running = true;
         try
         {
@@ -52,13 +54,12 @@ internal sealed class ThreadPoolDispatcher : MessageDispatcher
             while (true)
             {
                 next.RunBatch();
-                Mailbox? handoff = t_handoff;
+                Mailbox? handoff = slot.Take();
                 if (handoff is null)
                 {
                     break;
                 }
 
-                t_handoff = null;
                 if (++chain == MaxHandoffChain)
                 {
                     ThreadPool.UnsafeQueueUserWorkItem(handoff, preferLocal: true);
@@ -71,7 +72,7 @@ internal sealed class ThreadPoolDispatcher : MessageDispatcher
         finally
         {
             t_running = false;
-            // Only reachable with a pending hand-off if a run threw (a runtime bug): never strand a claimed mailbox.
+            // Only reachable with a parked mailbox if a run threw (a runtime bug): never strand a claimed mailbox.
             FlushHandoff();
         }
     }
@@ -79,10 +80,9 @@ internal sealed class ThreadPoolDispatcher : MessageDispatcher
     /// <summary>Moves the parked mailbox, if any, to the pool.</summary>
     public static void FlushHandoff()
     {
-        Mailbox? handoff = t_handoff;
+        Mailbox? handoff = t_slot?.Take();
         if (handoff is not null)
         {
-            t_handoff = null;
             ThreadPool.UnsafeQueueUserWorkItem(handoff, preferLocal: false);
         }
     }
@@ -91,13 +91,13 @@ internal sealed class ThreadPoolDispatcher : MessageDispatcher
     {
         if (t_running)
         {
-            Mailbox? displaced = t_handoff;
-            t_handoff = mailbox;
+            Mailbox? displaced = t_slot!.Park(mailbox);
             if (displaced is not null)
             {
                 ThreadPool.UnsafeQueueUserWorkItem(displaced, preferLocal: false);
             }
 
+            HandoffWatchdog.EnsureArmed();
             return;
         }
 

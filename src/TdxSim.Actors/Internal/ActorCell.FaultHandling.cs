@@ -40,7 +40,7 @@ internal sealed partial class ActorCell
     }
 
     private SupervisorStrategy EffectiveStrategy() =>
-        _props.SupervisorStrategy ?? _actor?.SupervisorStrategy() ?? SupervisorStrategy.DefaultStrategy;
+        _props.SupervisorStrategy ?? _actor?.InvokeSupervisorStrategy() ?? SupervisorStrategy.DefaultStrategy;
 
     /// <summary>Parent side: decide about a failed child.</summary>
     private void HandleChildFailed(Failed failed)
@@ -140,7 +140,7 @@ internal sealed partial class ActorCell
         {
             try
             {
-                RunHook(static (actor, state) => actor.PreRestart(state.Cause, state.Message), _actor, (Cause: cause, Message: _failedMessage));
+                RunHook(static (actor, state) => actor.InvokePreRestart(state.Cause, state.Message), _actor, (Cause: cause, Message: _failedMessage));
             }
             catch (Exception exception)
             {
@@ -164,10 +164,12 @@ internal sealed partial class ActorCell
     private void FinishRecreate(Exception cause)
     {
         _pendingRecreateCause = null;
+        // Children the old instance kept; taken before the new instance creates its own.
+        List<LocalActorRef> survivors = LiveChildren();
         try
         {
             NewInstance();
-            RunHook(static (actor, reason) => actor.PostRestart(reason), _actor!, cause);
+            RunHook(static (actor, reason) => actor.InvokePostRestart(reason), _actor!, cause);
         }
         catch (Exception exception)
         {
@@ -180,7 +182,7 @@ internal sealed partial class ActorCell
         }
 
         // Children the old instance kept are restarted too, as in Akka.
-        foreach (LocalActorRef child in LiveChildren())
+        foreach (LocalActorRef child in survivors)
         {
             child.SendSystemMessage(new Recreate(cause));
         }

@@ -66,7 +66,7 @@ internal sealed partial class ActorCell
         try
         {
             NewInstance();
-            RunHook(static (actor, _) => actor.PreStart(), _actor!, 0);
+            RunHook(static (actor, _) => actor.InvokePreStart(), _actor!, 0);
         }
         catch (Exception exception)
         {
@@ -102,7 +102,7 @@ internal sealed partial class ActorCell
 
         actor.CompleteConstruction();
         _actor = actor;
-        Receive initial = actor.Receive;
+        Receive initial = actor.InitialBehavior();
         _behaviorStack = [initial];
         _behavior = initial;
     }
@@ -158,7 +158,7 @@ internal sealed partial class ActorCell
         {
             try
             {
-                RunHook(static (actor, _) => actor.PostStop(), _actor, 0);
+                RunHook(static (actor, _) => actor.InvokePostStop(), _actor, 0);
             }
             catch (Exception exception)
             {

@@ -114,7 +114,7 @@ internal sealed partial class ActorCell : IActorContext
             }
             else if (!_behavior!(message))
             {
-                _actor!.Unhandled(message);
+                _actor!.InvokeUnhandled(message);
             }
         }
         catch (Exception exception)
@@ -179,14 +179,19 @@ internal sealed partial class ActorCell : IActorContext
                 break;
             case Kill:
                 throw new ActorKilledException($"{_path} received Kill.");
-            case Terminated terminated:
+            case Terminated terminated when terminated.Watcher == this:
                 // Delivered only while still watching: Unwatch guarantees no Terminated afterwards.
-                if (_watching is not null && _watching.Remove((InternalActorRef)terminated.ActorRef))
+                if (_watching is not null && _watching.Remove((InternalActorRef)terminated.ActorRef) && !_behavior!(terminated))
                 {
-                    if (!_behavior!(terminated))
-                    {
-                        _actor!.Unhandled(terminated);
-                    }
+                    _actor!.InvokeUnhandled(terminated);
+                }
+
+                break;
+            default:
+                // A Terminated sent on by user code is an ordinary message.
+                if (!_behavior!(message))
+                {
+                    _actor!.InvokeUnhandled(message);
                 }
 
                 break;

@@ -5,7 +5,7 @@ namespace TdxSim.Actors.Internal;
 /// <summary><c>/user</c>: the parent of every top-level actor. It handles no messages itself.</summary>
 internal sealed class GuardianActor(SupervisorStrategy strategy) : ActorBase
 {
-    protected internal override bool Receive(object message) => false;
+    protected override bool Receive(object message) => false;
 
-    protected internal override SupervisorStrategy SupervisorStrategy() => strategy;
+    protected override SupervisorStrategy SupervisorStrategy() => strategy;
 }
