@@ -2,7 +2,17 @@ using Iced.Intel;
 
 namespace TdxSim.Cpu.Tests.Differential;
 
-/// <summary>One native sandbox and one interpreter sandbox shared by the differential tests of a class.</summary>
+/// <summary>
+/// The differential test classes share one harness (one fixed-address native sandbox) and run one
+/// after the other.
+/// </summary>
+[CollectionDefinition(Name)]
+public sealed class DifferentialCollection : ICollectionFixture<DifferentialFixture>
+{
+    public const string Name = "Differential";
+}
+
+/// <summary>One native sandbox and the interpreter sandboxes, shared by the differential tests.</summary>
 public sealed class DifferentialFixture : IDisposable
 {
     private readonly Lazy<Harness> _harness = new(() => new Harness());

@@ -15,7 +15,8 @@ namespace TdxSim.Cpu.Tests.Differential;
 /// failure report names its seed; <c>TDXSIM_DIFF_SEED=thatSeed TDXSIM_DIFF_SEQUENCES=1</c> replays it).
 /// </para>
 /// </summary>
-public sealed class DifferentialTests(DifferentialFixture fixture, ITestOutputHelper output) : IClassFixture<DifferentialFixture>
+[Collection(DifferentialCollection.Name)]
+public sealed class DifferentialTests(DifferentialFixture fixture, ITestOutputHelper output)
 {
     private const int DefaultSequences = 3000;
     private const int GadgetsPerSequence = 8;

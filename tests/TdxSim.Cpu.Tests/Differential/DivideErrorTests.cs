@@ -9,7 +9,8 @@ namespace TdxSim.Cpu.Tests.Differential;
 /// no register changed (SDM Vol. 2A DIV, IDIV: "#DE If the source operand (divisor) is 0. If the
 /// quotient is too large for the designated register").
 /// </summary>
-public sealed class DivideErrorTests(DifferentialFixture fixture) : IClassFixture<DifferentialFixture>
+[Collection(DifferentialCollection.Name)]
+public sealed class DivideErrorTests(DifferentialFixture fixture)
 {
     [NativeFact]
     public void DivideOverflowAndByZero_RaiseDeWithoutSideEffects()

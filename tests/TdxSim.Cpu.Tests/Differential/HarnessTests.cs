@@ -4,7 +4,8 @@ using TdxSim.Abi;
 namespace TdxSim.Cpu.Tests.Differential;
 
 /// <summary>The harness itself: the native sandbox computes what the SDM says, and the generator is reproducible and safe.</summary>
-public sealed class HarnessTests(DifferentialFixture fixture) : IClassFixture<DifferentialFixture>
+[Collection(DifferentialCollection.Name)]
+public sealed class HarnessTests(DifferentialFixture fixture)
 {
     [NativeFact]
     public void NativeSandbox_RunsCodeAndCapturesRegistersFlagsAndMemory()

@@ -7,7 +7,8 @@ namespace TdxSim.Cpu.Tests.Differential;
 /// (fixed: the differential generator then covers the forms again by itself) or show exactly the
 /// documented wrong behaviour; anything else (a different wrong result) fails.
 /// </summary>
-public sealed class KnownInterpreterBugTests(DifferentialFixture fixture, ITestOutputHelper output) : IClassFixture<DifferentialFixture>
+[Collection(DifferentialCollection.Name)]
+public sealed class KnownInterpreterBugTests(DifferentialFixture fixture, ITestOutputHelper output)
 {
     public static TheoryData<string> Bugs() => [.. KnownInterpreterBugs.All.Select(b => b.Name)];
 
