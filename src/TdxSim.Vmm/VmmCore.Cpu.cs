@@ -60,7 +60,7 @@ public sealed partial class VmmCore
         bool interruptsBlocked = call.Regs[Gpr.R12] != 0;
         call.Regs[Gpr.R10] = TdVmcall.Success;
         Volatile.Write(ref _pendingHalt[call.Vcpu], Reply(ref call));
-        Counters.Halted();
+        Counters.Halted(call.Vcpu);
         return new VmcallOutcome(VmcallDisposition.Halted, null, [new VcpuHalted(call.Vcpu, interruptsBlocked)], null);
     }
 }

@@ -57,7 +57,7 @@ public sealed partial class VmmCore
                 return Done(ref call, result == ConversionResult.AlignError ? TdVmcall.AlignError : TdVmcall.InvalidOperand);
             }
 
-            Counters.Converted(toShared, chunk);
+            Counters.Converted(call.Vcpu, toShared, chunk);
             next += chunk;
             if (next < end && Options.MapGpaRetryAfterEachChunk)
             {

@@ -60,7 +60,7 @@ public sealed partial class VmmCore
             return Done(ref call, TdVmcall.Success, events);
         }
 
-        Counters.NoReply(call.Subfunction);
+        Counters.NoReply(call.Vcpu, call.Subfunction);
         return new VmcallOutcome(VmcallDisposition.NoReply, null, events, null);
     }
 
@@ -106,7 +106,7 @@ public sealed partial class VmmCore
     private VmcallOutcome KvmHypercall(ref Call call)
     {
         call.Regs[Gpr.R10] = KvmEnosys;
-        Counters.Hypercall();
+        Counters.Hypercall(call.Vcpu);
         return new VmcallOutcome(VmcallDisposition.Completed, Reply(ref call), NoEvents, null);
     }
 }

@@ -63,6 +63,7 @@ public sealed partial class VmmCore
         Msrs = new MsrFile(options.Msrs, options.VcpuCount);
         _pendingHalt = new TdVmcallCompleted?[options.VcpuCount];
         _notifyVector = new int[options.VcpuCount];
+        Counters = new VmmCounters(options.VcpuCount);
     }
 
     /// <summary>The options the VMM was built with.</summary>
@@ -78,7 +79,7 @@ public sealed partial class VmmCore
     public CpuidTable Cpuid => Options.Cpuid;
 
     /// <summary>Counts for the final-state dump.</summary>
-    public VmmCounters Counters { get; } = new();
+    public VmmCounters Counters { get; }
 
     /// <summary>Handles one TDVMCALL.</summary>
     /// <exception cref="ArgumentOutOfRangeException">The request names a vCPU the VMM does not have (a machine bug).</exception>
@@ -96,8 +97,9 @@ public sealed partial class VmmCore
         {
             Vcpu = request.Vcpu,
             Select = request.GprSelect,
-            Regs = request.Regs.Masked(request.GprSelect),
+            Regs = request.Regs,
         };
+        ClearUnselected(ref call.Regs, request.GprSelect);
         call.Subfunction = call.Regs[Gpr.R11];
 
         if (call.Regs[Gpr.R10] != TdVmcall.StandardCall)
@@ -140,7 +142,7 @@ public sealed partial class VmmCore
         TdVmcallCompleted? reply = Interlocked.Exchange(ref _pendingHalt[vcpu], null);
         if (reply is not null)
         {
-            Counters.Completed(reply.Subfunction, TdVmcall.Success);
+            Counters.Completed(vcpu, reply.Subfunction, TdVmcall.Success);
         }
 
         return reply;
@@ -154,6 +156,16 @@ public sealed partial class VmmCore
         return v == 0 ? null : (byte)v;
     }
 
+    /// <summary>Zeroes every register whose GPR_SELECT bit is clear, branch-free (the hot path of every call).</summary>
+    private static void ClearUnselected(ref Gprs regs, ushort select)
+    {
+        Span<ulong> r = regs;
+        for (int i = 0; i < r.Length; i++)
+        {
+            r[i] &= 0UL - (((ulong)select >> i) & 1);
+        }
+    }
+
     private void CheckVcpu(int vcpu) =>
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)vcpu, (uint)VcpuCount, nameof(vcpu));
 
@@ -161,7 +173,7 @@ public sealed partial class VmmCore
     private VmcallOutcome Done(ref Call call, ulong status, IReadOnlyList<ITdxMessage>? events = null, QuoteRequest? quote = null)
     {
         call.Regs[Gpr.R10] = status;
-        Counters.Completed(call.Subfunction, status);
+        Counters.Completed(call.Vcpu, call.Subfunction, status);
         return new VmcallOutcome(VmcallDisposition.Completed, Reply(ref call), events ?? NoEvents, quote);
     }
 

@@ -3,8 +3,13 @@ using TdxSim.Abi;
 namespace TdxSim.Vmm;
 
 /// <summary>
-/// TDVMCALL counts per sub-function and outcome, plus memory and quote totals, for the final-state dump.
-/// Lock-free: every count is an interlocked increment, so concurrent vCPUs never contend on a lock here.
+/// TDVMCALL counts per sub-function and outcome, and MapGPA and GetQuote totals, for the final-state dump.
+/// <para>
+/// Each vCPU has its own array, written only while that vCPU's TDVMCALL is handled; calls of one vCPU never overlap
+/// (it waits for its reply), so increments need no atomics and vCPUs never share a cache line here. Snapshots read
+/// each count atomically; a snapshot taken while vCPUs run is a consistent-enough view, one taken after they stop is
+/// exact. GetQuote completions, which run on the VMM's timer, are counted with interlocked adds.
+/// </para>
 /// </summary>
 public sealed class VmmCounters
 {
@@ -12,84 +17,127 @@ public sealed class VmmCounters
     private static readonly string[] OutcomeNames =
         ["SUCCESS", "RETRY", "INVALID_OPERAND", "GPA_INUSE", "ALIGN_ERROR", "SUBFUNC_UNSUPPORTED", "ENOSYS", "OTHER", "halted", "no_reply"];
 
-    private static readonly ulong[] KnownSubfunctions = [.. Enum.GetValues<TdVmcallSubfunction>().Select(s => (ulong)s)];
+    /// <summary>The rows of standard sub-functions; <see cref="RowOf"/> maps each to its index here.</summary>
+    private static readonly TdVmcallSubfunction[] Rows =
+    [
+        TdVmcallSubfunction.InstructionCpuid, TdVmcallSubfunction.InstructionHlt, TdVmcallSubfunction.InstructionIo,
+        TdVmcallSubfunction.InstructionRdmsr, TdVmcallSubfunction.InstructionWrmsr, TdVmcallSubfunction.VeRequestMmio,
+        TdVmcallSubfunction.InstructionWbinvd, TdVmcallSubfunction.InstructionPconfig, TdVmcallSubfunction.GetTdVmCallInfo,
+        TdVmcallSubfunction.MapGpa, TdVmcallSubfunction.GetQuote, TdVmcallSubfunction.ReportFatalError,
+        TdVmcallSubfunction.SetupEventNotifyInterrupt, TdVmcallSubfunction.Service,
+    ];
 
+    /// <summary>Row names: the GHCI names of <see cref="Rows"/>, then the catch-alls.</summary>
+    private static readonly string[] RowNames =
+        [.. Rows.Select(s => TdVmcall.SubfunctionName((ulong)s)), "other", "kvm_hypercall"];
+
+    private const int Columns = 10;
+    private const int EnosysColumn = 6;
     private const int HaltedColumn = 8;
     private const int NoReplyColumn = 9;
-    private static readonly int OtherRow = KnownSubfunctions.Length;
-    private static readonly int HypercallRow = KnownSubfunctions.Length + 1;
+    private static readonly int OtherRow = RowNames.Length - 2;
+    private static readonly int HypercallRow = RowNames.Length - 1;
+    private static readonly int CallSlots = RowNames.Length * Columns;
+    private static readonly int BytesToSharedSlot = CallSlots;
+    private static readonly int BytesToPrivateSlot = CallSlots + 1;
 
-    private readonly long[] _calls = new long[(KnownSubfunctions.Length + 2) * OutcomeNames.Length];
-    private long _bytesToShared;
-    private long _bytesToPrivate;
+    private readonly long[][] _perVcpu;
     private long _quotesCompleted;
     private long _quotesFailed;
 
+    /// <summary>Counters for <paramref name="vcpuCount"/> vCPUs.</summary>
+    public VmmCounters(int vcpuCount)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(vcpuCount, 1);
+        _perVcpu = new long[vcpuCount][];
+        for (int v = 0; v < vcpuCount; v++)
+        {
+            _perVcpu[v] = new long[CallSlots + 2];
+        }
+    }
+
     /// <summary>A completed standard TDVMCALL.</summary>
-    internal void Completed(ulong subfunction, ulong status) => Increment(RowOf(subfunction), ColumnOf(status));
+    internal void Completed(int vcpu, ulong subfunction, ulong status) => _perVcpu[vcpu][(RowOf(subfunction) * Columns) + ColumnOf(status)]++;
 
     /// <summary>A KVM hypercall (R10 ≠ 0).</summary>
-    internal void Hypercall() => Increment(HypercallRow, 6);
+    internal void Hypercall(int vcpu) => _perVcpu[vcpu][(HypercallRow * Columns) + EnosysColumn]++;
 
     /// <summary>An Instruction.HLT that blocked the vCPU.</summary>
-    internal void Halted() => Increment(RowOf((ulong)TdVmcallSubfunction.InstructionHlt), HaltedColumn);
+    internal void Halted(int vcpu) => _perVcpu[vcpu][(RowOf((ulong)TdVmcallSubfunction.InstructionHlt) * Columns) + HaltedColumn]++;
 
     /// <summary>A ReportFatalError left without a reply.</summary>
-    internal void NoReply(ulong subfunction) => Increment(RowOf(subfunction), NoReplyColumn);
+    internal void NoReply(int vcpu, ulong subfunction) => _perVcpu[vcpu][(RowOf(subfunction) * Columns) + NoReplyColumn]++;
 
-    internal void Converted(bool toShared, ulong bytes) =>
-        Interlocked.Add(ref toShared ? ref _bytesToShared : ref _bytesToPrivate, (long)bytes);
+    internal void Converted(int vcpu, bool toShared, ulong bytes) =>
+        _perVcpu[vcpu][toShared ? BytesToSharedSlot : BytesToPrivateSlot] += (long)bytes;
 
     internal void QuoteFinished(bool success) => Interlocked.Increment(ref success ? ref _quotesCompleted : ref _quotesFailed);
 
-    /// <summary>Calls of <paramref name="subfunction"/> that ended with TDVMCALL status <paramref name="status"/>.</summary>
-    public long Count(TdVmcallSubfunction subfunction, ulong status) =>
-        Interlocked.Read(ref _calls[(RowOf((ulong)subfunction) * OutcomeNames.Length) + ColumnOf(status)]);
+    /// <summary>Calls of <paramref name="subfunction"/>, summed over vCPUs, that ended with TDVMCALL status <paramref name="status"/>.</summary>
+    public long Count(TdVmcallSubfunction subfunction, ulong status) => Sum((RowOf((ulong)subfunction) * Columns) + ColumnOf(status));
 
     /// <summary>
-    /// Every non-zero counter: <c>tdvmcall.&lt;GHCI name&gt;.&lt;status&gt;</c> (e.g. <c>tdvmcall.Instruction.IO.SUCCESS</c>,
-    /// <c>tdvmcall.Instruction.HLT.halted</c>, <c>tdvmcall.kvm_hypercall.ENOSYS</c>, <c>tdvmcall.other.SUBFUNC_UNSUPPORTED</c>),
-    /// <c>mapgpa.bytes_to_shared</c>, <c>mapgpa.bytes_to_private</c>, <c>getquote.completed</c>, <c>getquote.failed</c>.
+    /// Every non-zero counter, summed over vCPUs: <c>tdvmcall.&lt;GHCI name&gt;.&lt;status&gt;</c> (e.g.
+    /// <c>tdvmcall.Instruction.IO.SUCCESS</c>, <c>tdvmcall.Instruction.HLT.halted</c>, <c>tdvmcall.kvm_hypercall.ENOSYS</c>,
+    /// <c>tdvmcall.other.SUBFUNC_UNSUPPORTED</c>), <c>mapgpa.bytes_to_shared</c>, <c>mapgpa.bytes_to_private</c>,
+    /// <c>getquote.completed</c>, <c>getquote.failed</c>.
     /// </summary>
     public IReadOnlyDictionary<string, long> Snapshot()
     {
         var result = new SortedDictionary<string, long>(StringComparer.Ordinal);
-        for (int row = 0; row <= HypercallRow; row++)
+        for (int row = 0; row < RowNames.Length; row++)
         {
-            string name = row == HypercallRow ? "kvm_hypercall" : row == OtherRow ? "other" : TdVmcall.SubfunctionName(KnownSubfunctions[row]);
-            for (int col = 0; col < OutcomeNames.Length; col++)
+            for (int col = 0; col < Columns; col++)
             {
-                long n = Interlocked.Read(ref _calls[(row * OutcomeNames.Length) + col]);
-                if (n != 0)
-                {
-                    result[$"tdvmcall.{name}.{OutcomeNames[col]}"] = n;
-                }
+                AddIfNonZero(result, $"tdvmcall.{RowNames[row]}.{OutcomeNames[col]}", Sum((row * Columns) + col));
             }
         }
 
-        AddIfNonZero(result, "mapgpa.bytes_to_shared", ref _bytesToShared);
-        AddIfNonZero(result, "mapgpa.bytes_to_private", ref _bytesToPrivate);
-        AddIfNonZero(result, "getquote.completed", ref _quotesCompleted);
-        AddIfNonZero(result, "getquote.failed", ref _quotesFailed);
+        AddIfNonZero(result, "mapgpa.bytes_to_shared", Sum(BytesToSharedSlot));
+        AddIfNonZero(result, "mapgpa.bytes_to_private", Sum(BytesToPrivateSlot));
+        AddIfNonZero(result, "getquote.completed", Interlocked.Read(ref _quotesCompleted));
+        AddIfNonZero(result, "getquote.failed", Interlocked.Read(ref _quotesFailed));
         return result;
     }
 
-    private static void AddIfNonZero(SortedDictionary<string, long> into, string key, ref long value)
+    private long Sum(int slot)
     {
-        long n = Interlocked.Read(ref value);
-        if (n != 0)
+        long total = 0;
+        foreach (long[] counts in _perVcpu)
         {
-            into[key] = n;
+            total += Volatile.Read(ref counts[slot]);
+        }
+
+        return total;
+    }
+
+    private static void AddIfNonZero(SortedDictionary<string, long> into, string key, long value)
+    {
+        if (value != 0)
+        {
+            into[key] = value;
         }
     }
 
-    private void Increment(int row, int column) => Interlocked.Increment(ref _calls[(row * OutcomeNames.Length) + column]);
-
-    private static int RowOf(ulong subfunction)
+    /// <summary>Index in <see cref="Rows"/> of a standard sub-function (a switch: no search per call).</summary>
+    private static int RowOf(ulong subfunction) => subfunction switch
     {
-        int i = Array.IndexOf(KnownSubfunctions, subfunction);
-        return i >= 0 ? i : OtherRow;
-    }
+        (ulong)TdVmcallSubfunction.InstructionCpuid => 0,
+        (ulong)TdVmcallSubfunction.InstructionHlt => 1,
+        (ulong)TdVmcallSubfunction.InstructionIo => 2,
+        (ulong)TdVmcallSubfunction.InstructionRdmsr => 3,
+        (ulong)TdVmcallSubfunction.InstructionWrmsr => 4,
+        (ulong)TdVmcallSubfunction.VeRequestMmio => 5,
+        (ulong)TdVmcallSubfunction.InstructionWbinvd => 6,
+        (ulong)TdVmcallSubfunction.InstructionPconfig => 7,
+        (ulong)TdVmcallSubfunction.GetTdVmCallInfo => 8,
+        (ulong)TdVmcallSubfunction.MapGpa => 9,
+        (ulong)TdVmcallSubfunction.GetQuote => 10,
+        (ulong)TdVmcallSubfunction.ReportFatalError => 11,
+        (ulong)TdVmcallSubfunction.SetupEventNotifyInterrupt => 12,
+        (ulong)TdVmcallSubfunction.Service => 13,
+        _ => OtherRow,
+    };
 
     private static int ColumnOf(ulong status) => status switch
     {
@@ -99,7 +147,7 @@ public sealed class VmmCounters
         TdVmcall.GpaInUse => 3,
         TdVmcall.AlignError => 4,
         TdVmcall.SubfuncUnsupported => 5,
-        VmmCore.KvmEnosys => 6,
+        VmmCore.KvmEnosys => EnosysColumn,
         _ => 7,
     };
 }

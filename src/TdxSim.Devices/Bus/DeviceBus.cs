@@ -20,9 +20,10 @@ namespace TdxSim.Devices.Bus;
 /// <para>
 /// Thread safety and lock ordering: the map of ranges is immutable; <see cref="Register"/> builds a new map and
 /// publishes it atomically, so lookups take no lock. Each registered device has its own lock, which the bus holds
-/// for the whole device call; one device registered at several ranges of this bus shares one lock. Lock order is:
-/// (1) the bus's per-device lock, then (2) any lock inside the device (e.g. the UART's, shared with host-side
-/// input). A device never calls back into a bus, and <see cref="IMachineEvents"/> and <see cref="IByteSink"/>
+/// for the whole device call; one device registered at several ranges of this bus shares one lock, and a device
+/// that needs its lock for host-side calls too offers it through <see cref="IGuardedIoDevice"/> so the bus takes that
+/// very lock. Lock order is: (1) the bus's per-device lock, then (2) any other lock inside the device. A device
+/// never calls back into a bus, and <see cref="IMachineEvents"/> and <see cref="IByteSink"/>
 /// implementations, which devices call while the bus lock is held, must not either: they record or forward and
 /// return. Accesses to different devices never contend. A device must be registered on one bus only.
 /// </para>
@@ -189,7 +190,7 @@ public sealed class DeviceBus
     private sealed class Slot(IIoDevice device)
     {
         public readonly IIoDevice Device = device;
-        public readonly Lock Gate = new();
+        public readonly Lock Gate = device is IGuardedIoDevice guarded ? guarded.Gate : new();
         public long Reads;
         public long Writes;
     }

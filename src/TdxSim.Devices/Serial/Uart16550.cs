@@ -15,11 +15,11 @@ namespace TdxSim.Devices.Serial;
 /// <remarks>
 /// The device decodes byte registers: a wider access is split into byte accesses at consecutive offsets, lowest
 /// first (QEMU's access splitting for a 1-byte region), and bytes past the eighth register read all ones.
-/// Thread safety: guest accesses arrive under the bus's per-device lock; host calls (<see cref="EnqueueInput"/>,
-/// <see cref="Snapshot"/>, <see cref="Restore"/>) may come from any thread, so every entry point also takes this
-/// UART's own lock, always after the bus lock (see <see cref="DeviceBus"/>).
+/// Thread safety: every entry point takes <see cref="Gate"/>. Host calls (<see cref="EnqueueInput"/>,
+/// <see cref="Snapshot"/>, <see cref="Restore"/>) may come from any thread; the bus takes the same lock for guest
+/// accesses (<see cref="IGuardedIoDevice"/>), and an access that finds it already held skips re-entering it.
 /// </remarks>
-public sealed class Uart16550 : IIoDevice
+public sealed class Uart16550 : IGuardedIoDevice
 {
     /// <summary>Reset divisor: 12, i.e. 9600 baud from the 1.8432 MHz PC clock.</summary>
     private const ushort ResetDivisor = 12;
@@ -32,7 +32,7 @@ public sealed class Uart16550 : IIoDevice
 
     private readonly IByteSink _output;
     private readonly IInterruptLine? _interrupt;
-    private readonly Lock _lock = new();
+    private readonly Lock _gate = new();
     private readonly byte[] _fifo = new byte[FifoDepth];
     private readonly Queue<byte> _hostInput = new();
     private int _fifoHead;
@@ -66,12 +66,15 @@ public sealed class Uart16550 : IIoDevice
     /// <inheritdoc/>
     public string Name { get; }
 
+    /// <inheritdoc/>
+    public Lock Gate => _gate;
+
     /// <summary>The IRQ line level: an interrupt is pending and MCR.OUT2 is set (the PC/AT gate).</summary>
     public bool InterruptAsserted
     {
         get
         {
-            lock (_lock)
+            lock (_gate)
             {
                 return _interruptAsserted;
             }
@@ -83,7 +86,7 @@ public sealed class Uart16550 : IIoDevice
     {
         get
         {
-            lock (_lock)
+            lock (_gate)
             {
                 return (ushort)(_dll | (_dlm << 8));
             }
@@ -95,7 +98,7 @@ public sealed class Uart16550 : IIoDevice
     {
         get
         {
-            lock (_lock)
+            lock (_gate)
             {
                 return _fifoCount + _hostInput.Count;
             }
@@ -105,43 +108,36 @@ public sealed class Uart16550 : IIoDevice
     /// <inheritdoc/>
     public ulong Read(ulong offset, int size)
     {
-        lock (_lock)
+        if (_gate.IsHeldByCurrentThread)
         {
-            ulong value = 0;
-            for (int i = 0; i < size; i++)
-            {
-                ulong register = offset + (ulong)i;
-                ulong b = register < RegisterCount ? ReadRegister((int)register) : 0xFFUL;
-                value |= b << (8 * i);
-            }
+            return ReadLocked(offset, size);
+        }
 
-            UpdateInterrupt();
-            return value;
+        lock (_gate)
+        {
+            return ReadLocked(offset, size);
         }
     }
 
     /// <inheritdoc/>
     public void Write(ulong offset, int size, ulong value)
     {
-        lock (_lock)
+        if (_gate.IsHeldByCurrentThread)
         {
-            for (int i = 0; i < size; i++)
-            {
-                ulong register = offset + (ulong)i;
-                if (register < RegisterCount)
-                {
-                    WriteRegister((int)register, (byte)(value >> (8 * i)));
-                }
-            }
+            WriteLocked(offset, size, value);
+            return;
+        }
 
-            UpdateInterrupt();
+        lock (_gate)
+        {
+            WriteLocked(offset, size, value);
         }
     }
 
     /// <summary>The host sends bytes to the guest (e.g. stdin). They enter the receive FIFO as it has room.</summary>
     public void EnqueueInput(ReadOnlySpan<byte> bytes)
     {
-        lock (_lock)
+        lock (_gate)
         {
             foreach (byte b in bytes)
             {
@@ -156,7 +152,7 @@ public sealed class Uart16550 : IIoDevice
     /// <summary>A copy of the whole state.</summary>
     public Uart16550State Snapshot()
     {
-        lock (_lock)
+        lock (_gate)
         {
             var fifo = new byte[_fifoCount];
             for (int i = 0; i < _fifoCount; i++)
@@ -183,7 +179,7 @@ public sealed class Uart16550 : IIoDevice
         int capacity = (state.FifoControl & FcrEnable) != 0 ? FifoDepth : 1;
         Require(state.ReceiveFifo.Length <= capacity, $"receive FIFO holds {state.ReceiveFifo.Length} bytes, capacity {capacity}");
 
-        lock (_lock)
+        lock (_gate)
         {
             _ier = state.InterruptEnable;
             _lcr = state.LineControl;
@@ -209,6 +205,34 @@ public sealed class Uart16550 : IIoDevice
             _interrupt?.SetLevel(false);
             UpdateInterrupt();
         }
+    }
+
+    private ulong ReadLocked(ulong offset, int size)
+    {
+        ulong value = 0;
+        for (int i = 0; i < size; i++)
+        {
+            ulong register = offset + (ulong)i;
+            ulong b = register < RegisterCount ? ReadRegister((int)register) : 0xFFUL;
+            value |= b << (8 * i);
+        }
+
+        UpdateInterrupt();
+        return value;
+    }
+
+    private void WriteLocked(ulong offset, int size, ulong value)
+    {
+        for (int i = 0; i < size; i++)
+        {
+            ulong register = offset + (ulong)i;
+            if (register < RegisterCount)
+            {
+                WriteRegister((int)register, (byte)(value >> (8 * i)));
+            }
+        }
+
+        UpdateInterrupt();
     }
 
     private static void Require(bool condition, string message)

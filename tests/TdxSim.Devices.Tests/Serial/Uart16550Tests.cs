@@ -340,4 +340,31 @@ public class Uart16550Tests
         Assert.Equal(0x60UL, bus.Read(0x3FD, 1));
         Assert.Equal("A", _out.Text);
     }
+
+    [Fact]
+    public async Task HostInputWhileGuestPollsThroughBus_EveryByteArrivesInOrder()
+    {
+        var bus = Devices.Bus.DeviceBus.CreatePortBus();
+        bus.Register(0x3F8, 8, _uart);
+        const int count = 5_000;
+
+        var producer = Task.Run(() =>
+        {
+            for (int i = 0; i < count; i++)
+            {
+                _uart.EnqueueInput([(byte)i]);
+            }
+        });
+        var received = new List<byte>(count);
+        while (received.Count < count)
+        {
+            if ((bus.Read(0x3FD, 1) & 0x01) != 0)
+            {
+                received.Add((byte)bus.Read(0x3F8, 1));
+            }
+        }
+
+        await producer;
+        Assert.Equal(Enumerable.Range(0, count).Select(i => (byte)i), received);
+    }
 }

@@ -159,4 +159,43 @@ public class DispatchTests
         Assert.Equal(4, c.Count);
         Assert.Equal(2, _bed.Vmm.Counters.Count(TdVmcallSubfunction.InstructionIo, TdVmcall.Success));
     }
+
+    [Fact]
+    public void Counters_EverySubfunctionCountedUnderItsOwnName()
+    {
+        foreach (TdVmcallSubfunction sub in Enum.GetValues<TdVmcallSubfunction>())
+        {
+            var bed = new VmmBed();
+            VmcallOutcome outcome = bed.Vmm.Handle(VmmBed.Request((ulong)sub));
+            string status = outcome.Disposition switch
+            {
+                VmcallDisposition.Halted => "halted",
+                VmcallDisposition.NoReply => "no_reply",
+                _ => TdVmcall.StatusName(outcome.Reply!.VmcallStatus).Replace("TDG.VP.VMCALL_", "", StringComparison.Ordinal),
+            };
+
+            IReadOnlyDictionary<string, long> c = bed.Vmm.Counters.Snapshot();
+            Assert.Equal(1, Assert.Single(c).Value);
+            Assert.Equal($"tdvmcall.{TdVmcall.SubfunctionName((ulong)sub)}.{status}", c.Keys.Single());
+        }
+    }
+
+    [Fact]
+    public void Handle_PortIo_AllocatesOnlyTheReply()
+    {
+        TdVmcallRequested request = VmmBed.Request(30, 1, TdVmcall.IoDirectionIn, 0x3FD);
+        for (int i = 0; i < 20_000; i++)
+        {
+            _bed.Vmm.Handle(request);
+        }
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 10_000; i++)
+        {
+            _bed.Vmm.Handle(request);
+        }
+
+        double perCall = (GC.GetAllocatedBytesForCurrentThread() - before) / 10_000.0;
+        Assert.InRange(perCall, 1, 200); // one TdVmcallCompleted: header, vCPU, select, sub-function, 16 registers
+    }
 }
