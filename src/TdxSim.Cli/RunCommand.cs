@@ -36,8 +36,14 @@ internal static class RunCommand
 
         command.SetAction(parse =>
         {
-            Scenario scenario = LoadScenario(parse.GetValue(scenarioArg));
-            if (parse.GetValue(image) is { } imagePath)
+            string? imagePath = parse.GetValue(image);
+            string? scenarioPath = parse.GetValue(scenarioArg);
+
+            // An image without a scenario runs on the contract's defaults (1 vCPU, 64M), not on smp-hello's.
+            Scenario scenario = scenarioPath is null && imagePath is not null
+                ? new Scenario { Name = Path.GetFileName(imagePath) }
+                : LoadScenario(scenarioPath);
+            if (imagePath is not null)
             {
                 scenario = scenario with { Guest = GuestSource.FromImage(imagePath) };
             }

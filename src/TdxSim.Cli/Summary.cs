@@ -17,6 +17,10 @@ internal static class Summary
             Ansi = stderr == Console.Error && !Console.IsErrorRedirected ? AnsiSupport.Detect : AnsiSupport.No,
             ColorSystem = ColorSystemSupport.Detect,
         });
+        if (console.Profile.Width < 120)
+        {
+            console.Profile.Width = 120;
+        }
 
         double seconds = Math.Max(result.Elapsed.TotalSeconds, 1e-9);
         string head = string.Create(CultureInfo.InvariantCulture,

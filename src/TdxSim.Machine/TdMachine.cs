@@ -185,6 +185,11 @@ public static class TdMachine
             return scenario.Entry is ulong entry ? built with { Entry = entry } : built;
         }
 
+        if (scenario.Guest.Image is { } inMemory)
+        {
+            return scenario.Entry is ulong programEntry ? inMemory with { Entry = programEntry } : inMemory;
+        }
+
         string path = scenario.Guest.ImagePath ?? throw new ScenarioException("the scenario names no guest");
         try
         {

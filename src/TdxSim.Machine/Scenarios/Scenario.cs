@@ -3,8 +3,12 @@ namespace TdxSim.Machine.Scenarios;
 /// <summary>Where the guest code comes from.</summary>
 /// <param name="BuiltIn">Name of a built-in guest (e.g. <c>smp-hello</c>), or null.</param>
 /// <param name="ImagePath">Path of an ELF64 or flat image, or null.</param>
-public sealed record GuestSource(string? BuiltIn, string? ImagePath)
+/// <param name="Image">An image built in memory (tests, <c>stress</c>), or null.</param>
+public sealed record GuestSource(string? BuiltIn, string? ImagePath, Images.GuestImage? Image = null)
 {
+    /// <summary>An image built in memory, e.g. with <see cref="Images.GuestProgram"/>.</summary>
+    public static GuestSource FromProgram(Images.GuestImage image) => new(null, null, image);
+
     /// <summary>A built-in guest.</summary>
     public static GuestSource FromBuiltIn(string name) => new(name, null);
 
@@ -12,7 +16,7 @@ public sealed record GuestSource(string? BuiltIn, string? ImagePath)
     public static GuestSource FromImage(string path) => new(null, path);
 
     /// <inheritdoc/>
-    public override string ToString() => BuiltIn is not null ? $"builtin:{BuiltIn}" : ImagePath ?? "(none)";
+    public override string ToString() => BuiltIn is not null ? $"builtin:{BuiltIn}" : ImagePath ?? (Image is not null ? "(in-memory image)" : "(none)");
 }
 
 /// <summary>One VMM or one per vCPU (contract section 4).</summary>
