@@ -9,7 +9,7 @@ namespace TdxSim.Cpu.Tests.Differential;
 internal readonly record struct SandboxLayout(ulong Base)
 {
     /// <summary>Bytes of the whole sandbox.</summary>
-    public const ulong Size = 0x4_0000;
+    public const ulong Size = 0x10_0000;
 
     /// <summary>Bytes of the data buffer that memory operands and string instructions use.</summary>
     public const int DataSize = 0x1000;
@@ -32,9 +32,9 @@ internal readonly record struct SandboxLayout(ulong Base)
     /// <summary>The data buffer.</summary>
     public ulong Data => Base + 0x1_0000;
 
-    /// <summary>Initial RSP: 96 KiB of mapped stack below it, so a signal delivered while a sequence
-    /// runs finds room for its frame.</summary>
-    public ulong StackTop => Base + 0x3_8000;
+    /// <summary>Initial RSP: over 800 KiB of mapped stack below it (from 0x20000), so a signal
+    /// delivered while a sequence runs natively finds room for its frame and handler.</summary>
+    public ulong StackTop => Base + 0xF_8000;
 
     /// <summary>Lowest byte of the initialised stack window.</summary>
     public ulong StackWindowStart => StackTop - StackWindow;
