@@ -48,9 +48,15 @@ public sealed class IoApic : IIoDevice
     /// <summary>Redirection entry bit 16: the pin is masked.</summary>
     public const ulong RedirectionMasked = 1UL << 16;
 
-    private const uint IdMask = 0x0F00_0000;                                     // bits 27:24: the APIC id
-    private const uint RedirectionLowWritable = 0b0000_0000_0000_0001_1010_1111_1111_1111; // all but bits 12, 14 and 31:17
-    private const uint RedirectionHighWritable = 0xFFFF_0000;                    // destination 63:56, extended destination 55:48
+    /// <summary>IOAPICID bits 27:24: the APIC id.</summary>
+    private const uint IdMask = 0x0F00_0000;
+
+    /// <summary>Low dword: vector, delivery mode, destination mode, polarity, trigger mode, mask; not delivery status
+    /// (bit 12), remote IRR (bit 14) or the reserved bits 31:17.</summary>
+    private const uint RedirectionLowWritable = 0b0000_0000_0000_0001_1010_1111_1111_1111;
+
+    /// <summary>High dword: destination (bits 63:56) and the extended destination id (55:48) Linux uses under KVM.</summary>
+    private const uint RedirectionHighWritable = 0xFFFF_0000;
 
     private readonly ulong[] _redirection = new ulong[PinCount];
     private byte _select;
