@@ -140,6 +140,29 @@ public sealed class MessageRecorder : IDeliveryObserver, IDisposable, IAsyncDisp
     /// <summary>Dead letters seen so far.</summary>
     public long DeadLetters => Interlocked.Read(ref _deadLetters);
 
+    /// <summary>
+    /// Waits until every message recorded so far has been handed to the sinks (not necessarily flushed), for
+    /// benchmarks and tests that need the writer to have caught up.
+    /// </summary>
+    /// <returns>False when <paramref name="timeout"/> expired first.</returns>
+    public bool WaitForWriter(TimeSpan timeout)
+    {
+        long target = Recorded;
+        long deadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
+        var spinner = default(SpinWait);
+        while (Interlocked.Read(ref _dispatched) < target)
+        {
+            if (Environment.TickCount64 > deadline)
+            {
+                return false;
+            }
+
+            spinner.SpinOnce();
+        }
+
+        return true;
+    }
+
     /// <inheritdoc/>
     public void OnDelivered(in Envelope envelope, IActorRef recipient)
     {
