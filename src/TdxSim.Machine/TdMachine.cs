@@ -44,7 +44,7 @@ public static class TdMachine
         GuestImage image = BuildImage(scenario);
 
         using var memory = new GuestPhysicalMemory(scenario.Memory, acceptAll: !scenario.LazyAccept);
-        LoadImage(memory, image, scenario.LazyAccept);
+        LoadImage(memory, image);
 
         var com1 = new StreamByteSink(io.Com1);
         var deviceEvents = new DeviceEventCollector();
@@ -98,6 +98,7 @@ public static class TdMachine
         {
             Dispatcher = scenario.Deterministic ? DispatcherMode.Deterministic : DispatcherMode.Concurrent,
             Seed = scenario.Seed,
+            CostModel = scenario.Deterministic ? new TdCostModel(scenario.Costs, cpus) : null,
         };
         var wall = Stopwatch.StartNew();
         using ActorSystem system = ActorSystem.Create("td", options);
@@ -207,30 +208,15 @@ public static class TdMachine
         }
     }
 
-    private static void LoadImage(GuestPhysicalMemory memory, GuestImage image, bool lazyAccept)
+    private static void LoadImage(GuestPhysicalMemory memory, GuestImage image)
     {
-        foreach (ImageSegment segment in image.Segments)
+        try
         {
-            if (segment.End > memory.PrivateSize || segment.End < segment.Gpa)
-            {
-                throw new ScenarioException($"image segment at 0x{segment.Gpa:x} (0x{segment.MemorySize:x} bytes) does not fit in private memory of 0x{memory.PrivateSize:x}");
-            }
-
-            if (lazyAccept)
-            {
-                // The initial image is added and measured by the host before the TD runs (TDH.MEM.PAGE.ADD):
-                // those pages are accepted; everything else stays pending.
-                ulong first = segment.Gpa & ~(GuestPhysical.PageSize - 1);
-                for (ulong page = first; page < segment.End; page += GuestPhysical.PageSize)
-                {
-                    memory.Accept(page, 0);
-                }
-            }
-
-            if (!memory.TryWritePrivate(segment.Gpa, segment.Data.Span))
-            {
-                throw new InvalidOperationException($"cannot write image segment at 0x{segment.Gpa:x}");
-            }
+            ImageInstaller.Install(image, memory);
+        }
+        catch (ImageFormatException e)
+        {
+            throw new ScenarioException(e.Message, e);
         }
     }
 

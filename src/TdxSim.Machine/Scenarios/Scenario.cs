@@ -149,6 +149,9 @@ public sealed record Scenario
     /// <summary>Final-state JSON path, or null.</summary>
     public string? DumpStatePath { get; init; }
 
+    /// <summary>Virtual-time costs under the deterministic dispatcher.</summary>
+    public CostModelSettings Costs { get; init; } = new();
+
     /// <summary>No summary on stderr.</summary>
     public bool Quiet { get; init; }
 }

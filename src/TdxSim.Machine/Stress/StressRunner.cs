@@ -1,0 +1,156 @@
+using TdxSim.Actors;
+using TdxSim.Actors.Events;
+using TdxSim.Guest.Diagnostics;
+using TdxSim.Images.Guests;
+using TdxSim.Machine.Scenarios;
+
+namespace TdxSim.Machine.Stress;
+
+/// <summary>What <c>tdxsim stress</c> should do (contract section 4).</summary>
+public sealed record StressOptions
+{
+    /// <summary>Number of vCPUs driving the operation.</summary>
+    public int Vcpus { get; init; } = 1;
+
+    /// <summary>The operation.</summary>
+    public StressOp Op { get; init; } = StressOp.Pio;
+
+    /// <summary>#VE or paravirt TDCALL.</summary>
+    public IoPath Path { get; init; } = IoPath.Ve;
+
+    /// <summary>Total operations, split evenly over the vCPUs (null when <see cref="Seconds"/> is set).</summary>
+    public ulong? Count { get; init; } = 100_000;
+
+    /// <summary>Run for this long instead of a count (wall time; virtual time in deterministic mode).</summary>
+    public double? Seconds { get; init; }
+
+    /// <summary>One VMM, or one per vCPU.</summary>
+    public VmmTopology Vmm { get; init; } = VmmTopology.Single;
+
+    /// <summary>Single-threaded seeded scheduler on virtual time.</summary>
+    public bool Deterministic { get; init; }
+
+    /// <summary>Seed.</summary>
+    public ulong Seed { get; init; }
+}
+
+/// <summary>Latency percentiles in nanoseconds.</summary>
+public sealed record LatencySummary(long P50, long P99, long P999, long Max, double Mean);
+
+/// <summary>What a stress run measured.</summary>
+public sealed record StressResult(
+    StressOptions Options,
+    long Ops,
+    double Seconds,
+    double OpsPerSecond,
+    LatencySummary LatencyNs,
+    long Messages,
+    ulong Instructions,
+    int ExitStatus,
+    string Reason,
+    string Detail,
+    long VirtualNanoseconds);
+
+/// <summary>
+/// Runs a stress guest on a TD and reports throughput and round-trip latency. Latency is measured by each vCPU
+/// from the exit (the TDCALL, or the TD exit of a #VE) to the return to guest code, on the system clock.
+/// </summary>
+public static class StressRunner
+{
+    /// <summary>Runs one stress configuration.</summary>
+    /// <exception cref="ScenarioException">The options are inconsistent.</exception>
+    public static StressResult Run(StressOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (!StressGuest.Supports(options.Op, options.Path))
+        {
+            throw new ScenarioException($"--op {options.Op.ToString().ToLowerInvariant()} exists only with --path paravirt (a VMCALL instruction in a TD is an unexpected #VE)");
+        }
+
+        if (options.Vcpus is < 1 or > Scenario.MaxVcpus)
+        {
+            throw new ScenarioException($"--vcpus must be between 1 and {Scenario.MaxVcpus}, not {options.Vcpus}");
+        }
+
+        ulong[] counts = [];
+        ulong? timeLimitMs = null;
+        if (options.Seconds is double s)
+        {
+            if (!(s > 0 && s <= 86_400))
+            {
+                throw new ScenarioException($"--seconds must be greater than 0 and at most 86400, not {s}");
+            }
+
+            timeLimitMs = Math.Max(1, (ulong)(s * 1000));
+        }
+        else
+        {
+            ulong total = options.Count ?? throw new ScenarioException("stress needs --count or --seconds");
+            if (total == 0)
+            {
+                throw new ScenarioException("--count must be greater than zero");
+            }
+
+            counts = new ulong[options.Vcpus];
+            for (int i = 0; i < counts.Length; i++)
+            {
+                counts[i] = (total / (ulong)options.Vcpus) + ((ulong)i < total % (ulong)options.Vcpus ? 1UL : 0UL);
+            }
+        }
+
+        var scenario = new Scenario
+        {
+            Name = $"stress-{options.Op}-{options.Path}".ToLowerInvariant(),
+            Guest = GuestSource.FromProgram(StressGuest.Build(options.Op, options.Path, counts).ToImage()),
+            Vcpus = options.Vcpus,
+            Vmm = options.Vmm,
+            Deterministic = options.Deterministic,
+            Seed = options.Seed,
+            TimeLimitMs = timeLimitMs,
+            Quiet = true,
+        };
+
+        var counter = new MessageCounter();
+        MachineResult result = TdMachine.Run(scenario, new MachineIo(Stream.Null, [counter]));
+
+        var latency = new LatencyHistogram();
+        foreach (VcpuStatistics stats in result.Statistics)
+        {
+            latency.Merge(options.Path == IoPath.Ve ? stats.VeLatency : stats.TdcallLatency);
+        }
+
+        double seconds = options.Deterministic ? result.VirtualNanoseconds / 1e9 : result.Elapsed.TotalSeconds;
+        seconds = Math.Max(seconds, 1e-9);
+        return new StressResult(
+            options,
+            latency.Count,
+            seconds,
+            latency.Count / seconds,
+            new LatencySummary(latency.Percentile(50), latency.Percentile(99), latency.Percentile(99.9), latency.Max, latency.Mean),
+            counter.Delivered,
+            result.TotalInstructions,
+            result.ExitStatus,
+            result.Reason,
+            result.Detail,
+            result.VirtualNanoseconds);
+    }
+}
+
+/// <summary>Counts delivered messages and dead letters (thread-safe, allocation-free).</summary>
+public sealed class MessageCounter : IDeliveryObserver
+{
+    private long _delivered;
+    private long _deadLetters;
+
+    /// <summary>Messages delivered to a handler.</summary>
+    public long Delivered => Interlocked.Read(ref _delivered);
+
+    /// <summary>Messages that reached dead letters.</summary>
+    public long DeadLetters => Interlocked.Read(ref _deadLetters);
+
+    /// <inheritdoc/>
+    public void OnDelivered(in Envelope envelope, IActorRef recipient) => Interlocked.Increment(ref _delivered);
+
+    /// <inheritdoc/>
+    public void OnDeadLetter(in Envelope envelope, IActorRef recipient, DeadLetterReason reason) => Interlocked.Increment(ref _deadLetters);
+}
