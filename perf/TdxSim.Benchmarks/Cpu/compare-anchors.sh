@@ -45,7 +45,8 @@ fi
 echo "== interpreter: BenchmarkDotNet, perf/TdxSim.Benchmarks"
 artifacts=$(mktemp -d)
 (cd "$repo" && dotnet run -c Release --project perf/TdxSim.Benchmarks -- \
-  --filter '*InterpreterBenchmarks*' --exporters json --artifacts "$artifacts") | tail -n 20
+  --filter '*InterpreterBenchmarks*' --exporters json --artifacts "$artifacts") > "$artifacts/run.log"
+grep -E '^\|' "$artifacts/run.log" || tail -n 30 "$artifacts/run.log"
 report=$(ls "$artifacts"/results/*InterpreterBenchmarks*-report-full-compressed.json 2>/dev/null | head -n 1 || true)
 [ -n "$report" ] || report=$(ls "$artifacts"/results/*InterpreterBenchmarks*.json | head -n 1)
 interp_ns=$(grep -o '"Mean":[0-9.eE+-]*' "$report" | head -n 1 | sed 's/.*://')

@@ -35,7 +35,7 @@ internal static unsafe partial class Translator
             Unsupported(in i, ref op, ref t, bytes);
         }
 
-        if (t.Fast == null && !t.Barrier && t.Precise == null)
+        if (t.Precise == null)
         {
             Unsupported(in i, ref op, ref t, bytes);
         }
@@ -130,6 +130,7 @@ internal static unsafe partial class Translator
             case Mnemonic.Lfence:
             case Mnemonic.Sfence:
             case Mnemonic.Endbr64:
+            case Mnemonic.Reservednop:
             case Mnemonic.Prefetchnta:
             case Mnemonic.Prefetcht0:
             case Mnemonic.Prefetcht1:
@@ -184,8 +185,20 @@ internal static unsafe partial class Translator
             Precise = &SystemOps.Fault,
             Barrier = true,
             Ends = true,
-            Detail = $"#UD: unsupported instruction '{text}' ({Convert.ToHexString(bytes).ToLowerInvariant().Chunk(2).Select(static p => new string(p)).Aggregate(static (a, b) => a + " " + b)})",
+            Detail = $"#UD: unsupported instruction '{text}' ({HexBytes(bytes)})",
         };
+    }
+
+    /// <summary>"c5 f4 58 c2": the bytes of an instruction as a fault message shows them.</summary>
+    private static string HexBytes(ReadOnlySpan<byte> bytes)
+    {
+        var parts = new string[bytes.Length];
+        for (int k = 0; k < bytes.Length; k++)
+        {
+            parts[k] = bytes[k].ToString("x2", System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        return string.Join(' ', parts);
     }
 
     private static bool Plain(ref Translation t, delegate*<CpuCore*, Op*, int> handler)

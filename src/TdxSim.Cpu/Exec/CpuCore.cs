@@ -26,8 +26,6 @@ internal enum FaultDetail : byte
     PrivateOutsideMemory,
     PrivateConvertedToShared,
     FetchFromShared,
-    LockedPageCross,
-    BadSegmentLoad,
 }
 
 /// <summary>
