@@ -113,6 +113,35 @@ public abstract partial class TestKitBase
         }
     }
 
+    /// <summary>
+    /// Receives messages while they are <typeparamref name="T"/>s satisfying <paramref name="shouldContinue"/>;
+    /// stops at the first other message (left in the queue), after <paramref name="idle"/> without a message,
+    /// after <paramref name="max"/> in total, or after <paramref name="maxMessages"/> messages.
+    /// </summary>
+    public IReadOnlyList<T> ReceiveWhile<T>(Predicate<T> shouldContinue, TimeSpan? max = null, TimeSpan? idle = null, int maxMessages = int.MaxValue)
+    {
+        ArgumentNullException.ThrowIfNull(shouldContinue);
+        TimeSpan total = RemainingOrDilated(max);
+        TimeSpan quiet = idle is null ? total : Dilated(idle.Value);
+        long deadline = NowNanoseconds + Scheduling.TimeUnits.ToNanoseconds(total);
+        var received = new List<T>();
+        while (received.Count < maxMessages)
+        {
+            TimeSpan left = Scheduling.TimeUnits.FromNanoseconds(Math.Max(0, deadline - NowNanoseconds));
+            if (!_queue.TryPeek(left < quiet ? left : quiet, out Envelope next)
+                || next.Message is not T typed
+                || !shouldContinue(typed))
+            {
+                break;
+            }
+
+            TryReceiveOne(TimeSpan.Zero, out _);
+            received.Add(typed);
+        }
+
+        return received;
+    }
+
     private T ExpectMsgCore<T>(Predicate<T>? isMessage, IActorRef? sender, TimeSpan timeout, string? hint)
     {
         if (!TryReceiveOne(timeout, out Envelope envelope))

@@ -30,9 +30,12 @@ public sealed record TestKitSettings
     public long MaxDeterministicSteps { get; init; } = 10_000_000;
 
     /// <summary>Defaults, with <see cref="TimeFactor"/> taken from <see cref="TimeFactorVariable"/> when set.</summary>
-    public static TestKitSettings FromEnvironment()
+    public static TestKitSettings FromEnvironment() => FromTimeFactorText(Environment.GetEnvironmentVariable(TimeFactorVariable));
+
+    /// <summary>Defaults with the time factor parsed from <paramref name="text"/> (invariant culture); null or blank means 1.</summary>
+    /// <exception cref="InvalidOperationException">The text is not a positive, finite number.</exception>
+    public static TestKitSettings FromTimeFactorText(string? text)
     {
-        string? text = Environment.GetEnvironmentVariable(TimeFactorVariable);
         if (string.IsNullOrWhiteSpace(text))
         {
             return new TestKitSettings();

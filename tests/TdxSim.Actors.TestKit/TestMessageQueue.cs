@@ -52,6 +52,31 @@ internal sealed class TestMessageQueue(ActorSystem system, TestKitSettings setti
         return false;
     }
 
+    /// <summary>Waits up to <paramref name="timeout"/> for a message and returns it without taking it.</summary>
+    public bool TryPeek(TimeSpan timeout, out Envelope envelope)
+    {
+        if (timeout < TimeSpan.Zero)
+        {
+            timeout = TimeSpan.Zero;
+        }
+
+        if (PumpingDispatcher(system) is { } deterministic)
+        {
+            deterministic.RunUntil(() => !_messages.IsEmpty, timeout, settings.MaxDeterministicSteps);
+            return _messages.TryPeek(out envelope);
+        }
+
+        if (_available.Wait(timeout))
+        {
+            // Give the count back: the message stays queued.
+            _available.Release();
+            return _messages.TryPeek(out envelope);
+        }
+
+        envelope = default;
+        return false;
+    }
+
     /// <summary>The deterministic dispatcher if the calling thread must drive it, else null.</summary>
     public static DeterministicDispatcher? PumpingDispatcher(ActorSystem system) =>
         system.Deterministic is { IsRunningOnDedicatedThread: false } deterministic ? deterministic : null;

@@ -35,7 +35,7 @@ namespace TdxSim.Actors.Dispatch;
 public sealed class DeterministicDispatcher : MessageDispatcher
 {
     [ThreadStatic]
-    private static DeterministicDispatcher? t_loop;
+    private static DeterministicDispatcher? _threadLoop;
 
     private readonly List<Mailbox> _runnable = [];
     private readonly ConcurrentQueue<Mailbox> _inbox = new();
@@ -82,7 +82,7 @@ public sealed class DeterministicDispatcher : MessageDispatcher
     public bool IsRunningOnDedicatedThread => _thread is not null && !_shutdown;
 
     /// <summary>True when the calling thread is currently running this dispatcher's loop.</summary>
-    public bool IsLoopThread => t_loop == this;
+    public bool IsLoopThread => _threadLoop == this;
 
     /// <summary>
     /// The recorded schedule, one entry per step.
@@ -240,7 +240,7 @@ public sealed class DeterministicDispatcher : MessageDispatcher
 
     internal override void Dispatch(Mailbox mailbox)
     {
-        if (t_loop == this)
+        if (_threadLoop == this)
         {
             _runnable.Add(mailbox);
             return;
@@ -262,25 +262,25 @@ public sealed class DeterministicDispatcher : MessageDispatcher
     {
         if (Interlocked.CompareExchange(ref _driving, 1, 0) != 0)
         {
-            throw new InvalidOperationException(t_loop == this
+            throw new InvalidOperationException(_threadLoop == this
                 ? "The deterministic dispatcher's Run methods are not reentrant: an actor handler cannot drive the loop it runs in."
                 : IsRunningOnDedicatedThread
                     ? "The deterministic dispatcher runs on its dedicated thread; await results instead of calling Run methods."
                     : "The deterministic dispatcher is already being run by another thread; drive it from one thread only.");
         }
 
-        t_loop = this;
+        _threadLoop = this;
     }
 
     private void ExitLoop()
     {
-        t_loop = null;
+        _threadLoop = null;
         Volatile.Write(ref _driving, 0);
     }
 
     private void DedicatedLoop()
     {
-        t_loop = this;
+        _threadLoop = this;
         while (!_shutdown)
         {
             _wake.Reset();
@@ -306,7 +306,7 @@ public sealed class DeterministicDispatcher : MessageDispatcher
             }
         }
 
-        t_loop = null;
+        _threadLoop = null;
     }
 
     private bool StepCore()

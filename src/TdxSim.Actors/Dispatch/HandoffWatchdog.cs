@@ -15,9 +15,9 @@ internal static class HandoffWatchdog
     private const int IdleTicksBeforeDisarm = 200;
     private static readonly object Gate = new();
     private static readonly Timer Ticker = new(static _ => Tick(), null, Timeout.Infinite, Timeout.Infinite);
-    private static HandoffSlot[] s_slots = [];
-    private static int s_armed;
-    private static int s_idleTicks;
+    private static HandoffSlot[] _slots = [];
+    private static int _armed;
+    private static int _idleTicks;
 
     /// <summary>Creates and registers the calling thread's slot.</summary>
     public static HandoffSlot Register()
@@ -25,8 +25,8 @@ internal static class HandoffWatchdog
         var slot = new HandoffSlot(Thread.CurrentThread);
         lock (Gate)
         {
-            var live = new List<HandoffSlot>(s_slots.Length + 1);
-            foreach (HandoffSlot s in s_slots)
+            var live = new List<HandoffSlot>(_slots.Length + 1);
+            foreach (HandoffSlot s in _slots)
             {
                 // Threads that ran inline Asks come and go; forget the slots of dead ones.
                 if (s.Owner.IsAlive || s.HasParked)
@@ -36,7 +36,7 @@ internal static class HandoffWatchdog
             }
 
             live.Add(slot);
-            Volatile.Write(ref s_slots, live.ToArray());
+            Volatile.Write(ref _slots, live.ToArray());
         }
 
         return slot;
@@ -45,9 +45,9 @@ internal static class HandoffWatchdog
     /// <summary>Called after a park: make sure the watchdog runs. One volatile read when already armed.</summary>
     public static void EnsureArmed()
     {
-        if (Volatile.Read(ref s_armed) == 0 && Interlocked.CompareExchange(ref s_armed, 1, 0) == 0)
+        if (Volatile.Read(ref _armed) == 0 && Interlocked.CompareExchange(ref _armed, 1, 0) == 0)
         {
-            Volatile.Write(ref s_idleTicks, 0);
+            Volatile.Write(ref _idleTicks, 0);
             Ticker.Change(TickMilliseconds, TickMilliseconds);
         }
     }
@@ -55,7 +55,7 @@ internal static class HandoffWatchdog
     private static void Tick()
     {
         bool anyParked = false;
-        foreach (HandoffSlot slot in Volatile.Read(ref s_slots))
+        foreach (HandoffSlot slot in Volatile.Read(ref _slots))
         {
             Mailbox? parked = slot.Peek();
             if (parked is null)
@@ -81,20 +81,20 @@ internal static class HandoffWatchdog
 
         if (anyParked)
         {
-            Volatile.Write(ref s_idleTicks, 0);
+            Volatile.Write(ref _idleTicks, 0);
             return;
         }
 
-        if (Interlocked.Increment(ref s_idleTicks) < IdleTicksBeforeDisarm)
+        if (Interlocked.Increment(ref _idleTicks) < IdleTicksBeforeDisarm)
         {
             return;
         }
 
-        // Disarm, then look again: a park racing with the disarm either sees s_armed == 0 and re-arms, or is
+        // Disarm, then look again: a park racing with the disarm either sees _armed == 0 and re-arms, or is
         // seen by this second scan (both sides use full fences).
-        Interlocked.Exchange(ref s_armed, 0);
+        Interlocked.Exchange(ref _armed, 0);
         Ticker.Change(Timeout.Infinite, Timeout.Infinite);
-        foreach (HandoffSlot slot in Volatile.Read(ref s_slots))
+        foreach (HandoffSlot slot in Volatile.Read(ref _slots))
         {
             if (slot.HasParked)
             {

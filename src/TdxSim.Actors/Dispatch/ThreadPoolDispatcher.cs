@@ -28,16 +28,16 @@ internal sealed class ThreadPoolDispatcher : MessageDispatcher
     public const int MaxHandoffChain = 256;
 
     [ThreadStatic]
-    private static bool t_running;
+    private static bool _threadRunning;
 
     [ThreadStatic]
-    private static HandoffSlot? t_slot;
+    private static HandoffSlot? _threadSlot;
 
     /// <summary>True while this thread runs mailboxes of a concurrent dispatcher.</summary>
-    public static bool IsRunningHere => t_running;
+    public static bool IsRunningHere => _threadRunning;
 
     /// <summary>True when a mailbox waits in this thread's hand-off slot.</summary>
-    public static bool HasHandoff => t_slot is { HasParked: true };
+    public static bool HasHandoff => _threadSlot is { HasParked: true };
 
     /// <summary>
     /// Runs <paramref name="first"/> (whose <c>Scheduled</c> bit the caller owns), then whatever it handed
@@ -45,8 +45,8 @@ internal sealed class ThreadPoolDispatcher : MessageDispatcher
     /// </summary>
     public static void Run(Mailbox first)
     {
-        HandoffSlot slot = t_slot ??= HandoffWatchdog.Register();
-        t_running = true;
+        HandoffSlot slot = _threadSlot ??= HandoffWatchdog.Register();
+        _threadRunning = true;
         try
         {
             Mailbox next = first;
@@ -71,7 +71,7 @@ internal sealed class ThreadPoolDispatcher : MessageDispatcher
         }
         finally
         {
-            t_running = false;
+            _threadRunning = false;
             // Only reachable with a parked mailbox if a run threw (a runtime bug): never strand a claimed mailbox.
             FlushHandoff();
         }
@@ -80,7 +80,7 @@ internal sealed class ThreadPoolDispatcher : MessageDispatcher
     /// <summary>Moves the parked mailbox, if any, to the pool.</summary>
     public static void FlushHandoff()
     {
-        Mailbox? handoff = t_slot?.Take();
+        Mailbox? handoff = _threadSlot?.Take();
         if (handoff is not null)
         {
             ThreadPool.UnsafeQueueUserWorkItem(handoff, preferLocal: false);
@@ -89,9 +89,9 @@ internal sealed class ThreadPoolDispatcher : MessageDispatcher
 
     internal override void Dispatch(Mailbox mailbox)
     {
-        if (t_running)
+        if (_threadRunning)
         {
-            Mailbox? displaced = t_slot!.Park(mailbox);
+            Mailbox? displaced = _threadSlot!.Park(mailbox);
             if (displaced is not null)
             {
                 ThreadPool.UnsafeQueueUserWorkItem(displaced, preferLocal: false);

@@ -8,8 +8,8 @@ internal sealed partial class ActorCell
     /// <summary>Handles one system message on the actor's turn.</summary>
     public void SystemInvoke(SystemMessage message)
     {
-        ActorCell? previous = t_current;
-        t_current = this;
+        ActorCell? previous = _threadCurrent;
+        _threadCurrent = this;
         try
         {
             switch (message)
@@ -45,7 +45,7 @@ internal sealed partial class ActorCell
         }
         finally
         {
-            t_current = previous;
+            _threadCurrent = previous;
         }
     }
 
@@ -81,17 +81,17 @@ internal sealed partial class ActorCell
     private void NewInstance()
     {
         ActorBase actor;
-        ActorCell? previous = t_current;
-        t_current = this;
-        t_constructing = this;
+        ActorCell? previous = _threadCurrent;
+        _threadCurrent = this;
+        _threadConstructing = this;
         try
         {
             actor = _props.NewActor();
         }
         finally
         {
-            t_constructing = null;
-            t_current = previous;
+            _threadConstructing = null;
+            _threadCurrent = previous;
         }
 
         if (actor is null || actor.Cell != this)

@@ -11,10 +11,10 @@ namespace TdxSim.Actors.Internal;
 internal sealed partial class ActorCell : IActorContext
 {
     [ThreadStatic]
-    private static ActorCell? t_current;
+    private static ActorCell? _threadCurrent;
 
     [ThreadStatic]
-    private static ActorCell? t_constructing;
+    private static ActorCell? _threadConstructing;
 
     private readonly ActorSystem _system;
     private readonly Props _props;
@@ -39,20 +39,20 @@ internal sealed partial class ActorCell : IActorContext
     }
 
     /// <summary>The actor whose handler or hook runs on this thread right now, if any.</summary>
-    public static ActorCell? Current => t_current;
+    public static ActorCell? Current => _threadCurrent;
 
     /// <summary>Correlation id of the message being handled on this thread, or 0.</summary>
-    public static long CurrentCorrelationId => t_current?._current.CorrelationId ?? 0;
+    public static long CurrentCorrelationId => _threadCurrent?._current.CorrelationId ?? 0;
 
     /// <summary>The cell whose Props factory runs on this thread (read once by <see cref="ActorBase"/>'s constructor).</summary>
     public static ActorCell? Constructing
     {
-        get => t_constructing;
-        set => t_constructing = value;
+        get => _threadConstructing;
+        set => _threadConstructing = value;
     }
 
     /// <summary>Sender for the one-argument Tell: the actor running on this thread, or none.</summary>
-    public static IActorRef? CurrentSelfOrNoSender => t_current?._self;
+    public static IActorRef? CurrentSelfOrNoSender => _threadCurrent?._self;
 
     public ActorSystem System => _system;
 
@@ -83,7 +83,7 @@ internal sealed partial class ActorCell : IActorContext
     /// </summary>
     public static long CorrelationIdForSend(ActorSystem system)
     {
-        ActorCell? current = t_current;
+        ActorCell? current = _threadCurrent;
         if (current is not null)
         {
             long id = current._current.CorrelationId;
@@ -101,8 +101,8 @@ internal sealed partial class ActorCell : IActorContext
     /// <summary>Delivers one user message to the current behaviour. Handler exceptions go to supervision.</summary>
     public void Invoke(in Envelope envelope)
     {
-        ActorCell? previous = t_current;
-        t_current = this;
+        ActorCell? previous = _threadCurrent;
+        _threadCurrent = this;
         _current = envelope;
         try
         {
@@ -124,7 +124,7 @@ internal sealed partial class ActorCell : IActorContext
         finally
         {
             _current = default;
-            t_current = previous;
+            _threadCurrent = previous;
         }
     }
 
@@ -201,15 +201,15 @@ internal sealed partial class ActorCell : IActorContext
     /// <summary>Runs a lifecycle hook with this actor as the ambient current actor (for one-argument Tell).</summary>
     private void RunHook<TState>(Action<ActorBase, TState> hook, ActorBase actor, TState state)
     {
-        ActorCell? previous = t_current;
-        t_current = this;
+        ActorCell? previous = _threadCurrent;
+        _threadCurrent = this;
         try
         {
             hook(actor, state);
         }
         finally
         {
-            t_current = previous;
+            _threadCurrent = previous;
         }
     }
 }

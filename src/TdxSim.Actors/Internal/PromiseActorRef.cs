@@ -18,7 +18,7 @@ internal interface IPromiseActorRef
 /// </summary>
 internal sealed class PromiseActorRef<T> : InternalActorRef, IPromiseActorRef
 {
-    private static long s_nextId;
+    private static long _nextId;
     private readonly TaskCompletionSource<T> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly ActorSystem _system;
     private readonly IActorRef _target;
@@ -39,7 +39,7 @@ internal sealed class PromiseActorRef<T> : InternalActorRef, IPromiseActorRef
     public Task<T> Task => _completion.Task;
 
     // Built on first use only: most Asks never need their own path.
-    public override ActorPath Path => _path ??= _system.TempPath.ChildUnchecked("$ask" + Interlocked.Increment(ref s_nextId).ToString(CultureInfo.InvariantCulture));
+    public override ActorPath Path => _path ??= _system.TempPath.ChildUnchecked("$ask" + Interlocked.Increment(ref _nextId).ToString(CultureInfo.InvariantCulture));
 
     public override ActorSystem System => _system;
 
