@@ -232,6 +232,23 @@ public sealed class MovTests
     }
 
     [Fact]
+    public void AddressSizePrefix_TruncatesEffectiveAddressTo32Bits()
+    {
+        using Guest g = Guest.RunProgram(
+            a =>
+            {
+                a.mov(__dword_ptr[Guest.DataBase], 0x5A5A);
+                a.mov(eax, __dword_ptr[ebx + ecx]);
+            },
+            s =>
+            {
+                s[Gpr.Rbx] = 0xFFFF_FFFF_0000_0000 | (Guest.DataBase - 0x10);
+                s[Gpr.Rcx] = 0x10;
+            });
+        Assert.Equal(0x5A5AUL, g[Gpr.Rax]);
+    }
+
+    [Fact]
     public void MovAbsolute64_MoffsForm_ReadsAndWrites()
     {
         using Guest g = Guest.RunProgram(

@@ -81,6 +81,24 @@ public sealed class SelfModifyingCodeTests
     }
 
     [Fact]
+    public void InstructionStraddlingPages_WriteToSecondPage_IsSeen()
+    {
+        // mov rax, imm64 (10 bytes) at 0x1FFE: the immediate's last 8 bytes live in the next page.
+        Images.GuestProgram p = Images.GuestProgram.Assemble(0x1FFE, a =>
+        {
+            a.mov(rax, 0x1111_2222_3333_4444);
+            a.hlt();
+        });
+        using var g = new Guest(p);
+        g.RunToHlt();
+        Assert.Equal(0x1111_2222_3333_4444UL, g[Gpr.Rax]);
+        g.Write(0x2004, [0x99]);
+        g.State.Rip = 0x1FFE;
+        g.RunToHlt();
+        Assert.Equal(0x1111_2299_3333_4444UL, g[Gpr.Rax]);
+    }
+
+    [Fact]
     public void InvalidateDecodeCache_DropsBlocks()
     {
         using var g = new Guest(a => a.hlt());
