@@ -8,7 +8,8 @@ namespace TdxSim.Cpu.Exec;
 /// which costs nothing extra here and keeps a missing LOCK in guest code from turning into a torn update).</summary>
 internal static unsafe class AtomicOps
 {
-    /// <summary>CMPXCHG r/m, r with a register destination (SDM pseudocode: the destination is written back either way).</summary>
+    /// <summary>CMPXCHG r/m, r with a register destination. On a mismatch only the accumulator is written: a 32-bit
+    /// destination register keeps bits 63:32 (what the CPU does; the SDM pseudocode's write-back would clear them).</summary>
     public static int CmpxchgR<T>(CpuCore* c, Op* op)
         where T : unmanaged, IBinaryInteger<T>, IUnsignedNumber<T>
     {
@@ -22,7 +23,6 @@ internal static unsafe class AtomicOps
         }
         else
         {
-            SetReg(c, op->Dst, dest);
             SetReg(c, acc, dest);
         }
 
