@@ -67,26 +67,9 @@ public abstract partial class TestKitBase
     {
         ArgumentNullException.ThrowIfNull(condition);
         TimeSpan limit = RemainingOrDilated(max);
-        if (TestMessageQueue.PumpingDispatcher(Sys) is { } deterministic)
+        if (!Poll(condition, limit, interval))
         {
-            if (!deterministic.RunUntil(condition, limit, Settings.MaxDeterministicSteps))
-            {
-                Fail($"Condition not met within {limit} of virtual time{(message is null ? string.Empty : ": " + message)}.");
-            }
-
-            return;
-        }
-
-        TimeSpan pause = interval ?? Settings.PollInterval;
-        long deadline = NowNanoseconds + TimeUnits.ToNanoseconds(limit);
-        while (!condition())
-        {
-            if (NowNanoseconds >= deadline)
-            {
-                Fail($"Condition not met within {limit}{(message is null ? string.Empty : ": " + message)}.");
-            }
-
-            Thread.Sleep(pause);
+            Fail($"Condition not met within {limit}{(message is null ? string.Empty : ": " + message)}.");
         }
     }
 
@@ -104,7 +87,6 @@ public abstract partial class TestKitBase
             try
             {
                 assertion();
-                last = null;
                 return true;
             }
 #pragma warning disable CA1031 // Any exception means "not yet"; the last one is rethrown on timeout.
@@ -116,26 +98,45 @@ public abstract partial class TestKitBase
             }
         }
 
+        if (!Poll(Passes, limit, interval))
+        {
+            throw last!;
+        }
+    }
+
+    /// <summary>
+    /// Re-evaluates <paramref name="check"/> until it holds or <paramref name="limit"/> passes. Under an
+    /// owner-driven deterministic dispatcher each miss advances the simulation by one step (or to the next
+    /// timer), and the check itself may run the loop (e.g. call <c>ExpectMsg</c>); otherwise it sleeps.
+    /// </summary>
+    private bool Poll(Func<bool> check, TimeSpan limit, TimeSpan? interval)
+    {
+        long deadline = NowNanoseconds + TimeUnits.ToNanoseconds(limit);
         if (TestMessageQueue.PumpingDispatcher(Sys) is { } deterministic)
         {
-            if (!deterministic.RunUntil(Passes, limit, Settings.MaxDeterministicSteps))
+            long steps = 0;
+            while (!check())
             {
-                throw last!;
+                if (NowNanoseconds >= deadline || ++steps > Settings.MaxDeterministicSteps || !deterministic.StepOrAdvance(deadline))
+                {
+                    return check();
+                }
             }
 
-            return;
+            return true;
         }
 
         TimeSpan pause = interval ?? Settings.PollInterval;
-        long deadline = NowNanoseconds + TimeUnits.ToNanoseconds(limit);
-        while (!Passes())
+        while (!check())
         {
             if (NowNanoseconds >= deadline)
             {
-                throw last!;
+                return false;
             }
 
             Thread.Sleep(pause);
         }
+
+        return true;
     }
 }

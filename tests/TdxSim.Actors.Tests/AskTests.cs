@@ -90,6 +90,29 @@ public sealed class AskTests : TestKit.TestKit
     }
 
     [Fact]
+    public async Task Ask_PendingWhenSystemTerminates_FailsInsteadOfHanging()
+    {
+        IActorRef silent = Sys.ActorOf(Props.Create<CounterActor>(), "silent");
+        Task<int> pending = silent.Ask<int>("no answer", TimeSpan.FromMinutes(5));
+        await Sys.Terminate();
+        var error = await Assert.ThrowsAsync<AskTimeoutException>(() => pending.WaitAsync(TimeSpan.FromSeconds(5)));
+        Assert.Contains("terminated", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Ask_QuestionDroppedByFullMailbox_FailsFast()
+    {
+        IActorRef gate = Sys.ActorOf(Props.Create<BlockingActor>().WithMailbox(Mailboxes.MailboxOptions.Bounded(1)), "gate");
+        using var release = new ManualResetEventSlim(false);
+        gate.Tell(release, TestActor);
+        ExpectMsg("blocked");
+        gate.Tell("fills the mailbox", ActorRefs.NoSender);
+        var error = await Assert.ThrowsAsync<AskTimeoutException>(() => gate.Ask<string>("dropped", TimeSpan.FromMinutes(1)));
+        Assert.Contains("full", error.Message, StringComparison.Ordinal);
+        release.Set();
+    }
+
+    [Fact]
     public async Task Ask_SecondReply_IsLateAndCountedAsDeadLetter()
     {
         IActorRef twice = Sys.ActorOf(Props.Create<DoubleReplyActor>(), "twice");
@@ -129,6 +152,19 @@ public sealed class AskTests : TestKit.TestKit
 
     /// <summary>True while the actor's mailbox is queued or running (it is not idle).</summary>
     private static bool IsScheduled(IActorRef actor) => ((Internal.LocalActorRef)actor).Mailbox.IsScheduled;
+
+    private sealed class BlockingActor : ReceiveActor
+    {
+        public BlockingActor()
+        {
+            Receive<ManualResetEventSlim>(gate =>
+            {
+                Sender.Tell("blocked");
+                gate.Wait(TimeSpan.FromSeconds(10));
+            });
+            Receive<string>(_ => { });
+        }
+    }
 
     private sealed class ThreadReporterActor : ReceiveActor
     {

@@ -191,6 +191,29 @@ public sealed class DeterministicDispatcherTests
     }
 
     [Fact]
+    public void PipeTo_OfAnAskInsideAnActor_IsDeliveredWithinTheLoop_Reproducibly()
+    {
+        string[] Run()
+        {
+            using ActorSystem system = ActorSystem.Create("det", ActorSystemOptions.Deterministic(21) with { RecordSchedule = true });
+            var results = new List<int>();
+            IActorRef echo = system.ActorOf(Props.Create<EchoActor>(), "echo");
+            IActorRef asker = system.ActorOf(Props.Create(() => new PipingActor(echo, results)), "asker");
+            for (int i = 0; i < 5; i++)
+            {
+                asker.Tell(i, ActorRefs.NoSender);
+            }
+
+            system.Deterministic!.RunUntilIdle();
+            // Delivered by the loop itself, not later by a thread-pool continuation.
+            Assert.Equal(5, results.Count);
+            return [.. system.Deterministic.RecordedSchedule.Select(e => e.ToString())];
+        }
+
+        Assert.Equal(Run(), Run());
+    }
+
+    [Fact]
     public void Options_CostModelWithoutDeterministicDispatcher_IsRejected()
     {
         var error = Assert.Throws<ArgumentException>(() => ActorSystem.Create("bad", new ActorSystemOptions { RecordSchedule = true }));
@@ -261,6 +284,15 @@ public sealed class DeterministicDispatcherTests
     private sealed class ClockReaderActor : ReceiveActor
     {
         public ClockReaderActor(List<long> times) => ReceiveAny(_ => times.Add(Context.System.Clock.NowNanoseconds));
+    }
+
+    private sealed class PipingActor : ReceiveActor
+    {
+        public PipingActor(IActorRef echo, List<int> results)
+        {
+            Receive<int>(i => echo.Ask<Pong>(new Ping(i), TimeSpan.FromSeconds(1)).PipeTo(Self));
+            Receive<Pong>(p => results.Add(p.Id));
+        }
     }
 
     private sealed class ReentrantActor : ReceiveActor

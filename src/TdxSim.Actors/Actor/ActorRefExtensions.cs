@@ -63,6 +63,7 @@ public static class ActorRefExtensions
 
         ActorSystem system = internalTarget.System;
         var promise = new PromiseActorRef<T>(system, target, message.GetType(), timeout);
+        system.DeterministicPromises?.AddOrUpdate(promise.Task, promise);
         long correlationId = ActorCell.CorrelationIdForSend(system);
         if (target is LocalActorRef local
             && local.Mailbox.Dispatcher is ThreadPoolDispatcher
@@ -102,10 +103,20 @@ public static class ActorRefExtensions
     /// <see cref="Status.Failure"/> if it failed or was cancelled): the safe way to use an async result inside
     /// an actor, whose state must not be touched from a continuation.
     /// </summary>
+    /// <remarks>
+    /// For an Ask task of a deterministic system the result is told synchronously, on the loop thread, at the
+    /// step that produced it, so the run stays reproducible; otherwise a continuation tells it from the pool.
+    /// </remarks>
     public static Task PipeTo<T>(this Task<T> task, IActorRef recipient, IActorRef? sender = null)
     {
         ArgumentNullException.ThrowIfNull(task);
         ArgumentNullException.ThrowIfNull(recipient);
+        if (recipient is InternalActorRef { System.DeterministicPromises: { } promises } && promises.TryGetValue(task, out IPromiseActorRef? promise))
+        {
+            promise.PipeTo(recipient, sender);
+            return task;
+        }
+
         long correlationId = recipient is InternalActorRef r ? ActorCell.CorrelationIdForSend(r.System) : 0;
         return task.ContinueWith(
             t =>

@@ -50,6 +50,7 @@ public sealed class ActorSystem : IDisposable
         Clock = Scheduler.Clock;
         if (options.Dispatcher == DispatcherMode.Deterministic)
         {
+            DeterministicPromises = [];
             Deterministic = new DeterministicDispatcher(options.Seed, VirtualTime!, options.CostModel, options.RecordSchedule);
             _dispatcher = Deterministic;
         }
@@ -115,6 +116,9 @@ public sealed class ActorSystem : IDisposable
     public bool IsTerminated => _terminated.Task.IsCompleted;
 
     internal ActorPath TempPath { get; }
+
+    /// <summary>Ask tasks of this (deterministic) system, so PipeTo can attach to the promise itself.</summary>
+    internal System.Runtime.CompilerServices.ConditionalWeakTable<Task, IPromiseActorRef>? DeterministicPromises { get; }
 
     internal DeliveryObserverList? Observers => Volatile.Read(ref _observers);
 
@@ -228,9 +232,10 @@ public sealed class ActorSystem : IDisposable
     {
         Interlocked.Increment(ref _deadLetterCount);
         Observers?.DeadLetter(in envelope, recipient, reason);
-        if (reason == DeadLetterReason.RecipientTerminated && envelope.Sender is IPromiseActorRef promise)
+        if (reason != DeadLetterReason.LateReply && envelope.Sender is IPromiseActorRef promise)
         {
-            promise.FailUndeliverable(recipient);
+            // The question of an Ask went nowhere: fail it now rather than at its timeout.
+            promise.FailUndeliverable(recipient, reason);
         }
 
         // Never publish a dead letter about a dead letter: a stopped subscriber would loop forever.
@@ -244,6 +249,10 @@ public sealed class ActorSystem : IDisposable
     {
         Interlocked.Increment(ref _droppedCount);
         Observers?.DeadLetter(in envelope, recipient, DeadLetterReason.MailboxFull);
+        if (envelope.Sender is IPromiseActorRef promise)
+        {
+            promise.FailUndeliverable(recipient, DeadLetterReason.MailboxFull);
+        }
         if (EventStream.HasSubscribers && envelope.Message is not AllDeadLetters)
         {
             EventStream.Publish(new Dropped(envelope.Message, envelope.Sender, recipient, $"mailbox full (capacity {capacity})"));

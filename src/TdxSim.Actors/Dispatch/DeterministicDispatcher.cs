@@ -109,6 +109,46 @@ public sealed class DeterministicDispatcher : MessageDispatcher
     }
 
     /// <summary>
+    /// Makes one unit of progress: processes one message if any actor is runnable; otherwise moves the clock
+    /// to the next timer if it falls due by <paramref name="untilNanoseconds"/>; otherwise moves the clock to
+    /// <paramref name="untilNanoseconds"/> (if later). Returns false only in that last case: nothing can happen
+    /// before the limit. Lets a caller interleave its own checks (which may themselves run the loop) with steps.
+    /// </summary>
+    public bool StepOrAdvance(long untilNanoseconds)
+    {
+        EnterLoop();
+        try
+        {
+            if (StepCore())
+            {
+                return true;
+            }
+
+            long now = _clock.NowNanoseconds;
+            if (_scheduler.NextDueNanoseconds is long due && due <= untilNanoseconds)
+            {
+                if (due > now)
+                {
+                    _clock.AdvanceTo(due);
+                }
+
+                return true;
+            }
+
+            if (untilNanoseconds > now)
+            {
+                _clock.AdvanceTo(untilNanoseconds);
+            }
+
+            return false;
+        }
+        finally
+        {
+            ExitLoop();
+        }
+    }
+
+    /// <summary>
     /// Runs until no actor is runnable at the current virtual time, without moving the clock to future timers.
     /// </summary>
     /// <param name="maxSteps">Upper bound on steps, against actors that never go idle.</param>

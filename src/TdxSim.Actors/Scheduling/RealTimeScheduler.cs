@@ -49,8 +49,12 @@ public sealed class RealTimeScheduler : IScheduler, ICallbackScheduler, IDisposa
     /// <summary>Stops the timer and forgets pending entries; later scheduling throws.</summary>
     public void Dispose()
     {
-        _queue.Close();
+        List<TimerEntry> abandoned = _queue.Close();
         _timer.Dispose();
+        foreach (TimerEntry entry in abandoned)
+        {
+            entry.Abandon();
+        }
     }
 
     void ICallbackScheduler.Shutdown() => Dispose();

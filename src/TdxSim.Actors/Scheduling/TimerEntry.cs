@@ -54,6 +54,15 @@ internal sealed class TimerEntry : ICancelable
         }
     }
 
+    /// <summary>The scheduler shut down before this callback entry fell due.</summary>
+    public void Abandon()
+    {
+        if (State is Internal.IPromiseActorRef promise)
+        {
+            promise.FailSystemTerminated();
+        }
+    }
+
     public void Fire()
     {
         if (Callback is not null)

@@ -96,15 +96,28 @@ internal sealed class TimerQueue
         }
     }
 
-    /// <summary>Stops accepting entries and forgets the pending ones (the system terminated).</summary>
-    public void Close()
+    /// <summary>
+    /// Stops accepting entries and removes the pending ones (the system terminated). Returns the live
+    /// callback entries, in due order, so their owners (pending Asks) can be failed rather than left waiting.
+    /// </summary>
+    public List<TimerEntry> Close()
     {
+        var callbacks = new List<TimerEntry>();
         lock (_gate)
         {
             _closed = true;
-            _heap.Clear();
+            while (_heap.TryDequeue(out TimerEntry? entry, out _))
+            {
+                if (entry.Callback is not null && !entry.IsCancellationRequested)
+                {
+                    callbacks.Add(entry);
+                }
+            }
+
             _cancelled = 0;
         }
+
+        return callbacks;
     }
 
     internal void OnCancelled()

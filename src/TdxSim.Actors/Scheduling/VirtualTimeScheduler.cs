@@ -99,7 +99,13 @@ public sealed class VirtualTimeScheduler : IScheduler, ICallbackScheduler
         Add(new TimerEntry(_queue, SchedulerValidation.Due(_clock.NowNanoseconds, delayNanoseconds), callback, state));
 
     /// <summary>Forgets pending timers; later scheduling throws.</summary>
-    void ICallbackScheduler.Shutdown() => _queue.Close();
+    void ICallbackScheduler.Shutdown()
+    {
+        foreach (TimerEntry entry in _queue.Close())
+        {
+            entry.Abandon();
+        }
+    }
 
     private TimerEntry Add(TimerEntry entry)
     {
