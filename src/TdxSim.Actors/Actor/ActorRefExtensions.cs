@@ -70,7 +70,7 @@ public static class ActorRefExtensions
             && ActorCell.Current is null
             && !ThreadPoolDispatcher.IsRunningHere)
         {
-            var envelope = new Envelope(message, promise, correlationId, system.Clock.NowNanoseconds);
+            var envelope = new Envelope(message, promise, correlationId, system.Now());
             if (local.Mailbox.PostAndClaim(in envelope))
             {
                 ThreadPoolDispatcher.Run(local.Mailbox);

@@ -17,6 +17,8 @@ public sealed class ActorSystem : IDisposable
     private readonly MessageDispatcher _dispatcher;
     private readonly TaskCompletionSource _terminated = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly object _observerGate = new();
+    private readonly MonotonicClock? _monotonicClock;
+    private readonly VirtualClock? _virtualClock;
     private DeliveryObserverList? _observers;
     private long _lastCorrelationId;
     private long _deadLetterCount;
@@ -48,6 +50,8 @@ public sealed class ActorSystem : IDisposable
         }
 
         Clock = Scheduler.Clock;
+        _monotonicClock = Clock as MonotonicClock;
+        _virtualClock = Clock as VirtualClock;
         if (options.Dispatcher == DispatcherMode.Deterministic)
         {
             DeterministicPromises = [];
@@ -121,6 +125,11 @@ public sealed class ActorSystem : IDisposable
     internal System.Runtime.CompilerServices.ConditionalWeakTable<Task, IPromiseActorRef>? DeterministicPromises { get; }
 
     internal DeliveryObserverList? Observers => Volatile.Read(ref _observers);
+
+    /// <summary><see cref="Clock"/> read without interface dispatch: the built-in clocks are sealed.</summary>
+    internal long Now() => _monotonicClock is not null
+        ? _monotonicClock.NowNanoseconds
+        : _virtualClock is not null ? _virtualClock.NowNanoseconds : Clock.NowNanoseconds;
 
     internal ICallbackScheduler CallbackScheduler => _callbackScheduler;
 

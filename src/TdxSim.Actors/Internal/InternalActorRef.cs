@@ -16,7 +16,7 @@ internal abstract class InternalActorRef : IActorRef
     public abstract bool IsTerminated { get; }
 
     /// <inheritdoc />
-    public void Tell(object message, IActorRef? sender)
+    public virtual void Tell(object message, IActorRef? sender)
     {
         if (message is null)
         {

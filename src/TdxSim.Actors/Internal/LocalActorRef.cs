@@ -26,7 +26,7 @@ internal sealed class LocalActorRef : InternalActorRef
 
     public override bool IsTerminated => _cell.IsTerminated;
 
-    public override void Tell(object message, IActorRef? sender, long correlationId)
+    public override void Tell(object message, IActorRef? sender)
     {
         if (message is null)
         {
@@ -34,7 +34,17 @@ internal sealed class LocalActorRef : InternalActorRef
         }
 
         // The hot path: one clock read, one channel write, at most one CAS on the mailbox status.
-        _mailbox.Post(new Envelope(message, sender, correlationId, _system.Clock.NowNanoseconds));
+        _mailbox.Post(new Envelope(message, sender, ActorCell.CorrelationIdForSend(_system), _system.Now()));
+    }
+
+    public override void Tell(object message, IActorRef? sender, long correlationId)
+    {
+        if (message is null)
+        {
+            ThrowNullMessage();
+        }
+
+        _mailbox.Post(new Envelope(message, sender, correlationId, _system.Now()));
     }
 
     public override void SendSystemMessage(SystemMessage message) => _mailbox.PostSystem(message);

@@ -65,7 +65,7 @@ internal sealed class PromiseActorRef<T> : InternalActorRef, IPromiseActorRef
             ThrowNullMessage();
         }
 
-        var envelope = new Envelope(message, sender, correlationId, _system.Clock.NowNanoseconds);
+        var envelope = new Envelope(message, sender, correlationId, _system.Now());
         if (Interlocked.Exchange(ref _completed, 1) != 0)
         {
             _system.DeadLetter(in envelope, this, DeadLetterReason.LateReply);
