@@ -37,6 +37,7 @@ public sealed class ActorNamer
     public const string DefaultRootPath = "/user/machine/";
 
     private readonly ConditionalWeakTable<IActorRef, ActorLabel> _cache = [];
+    private readonly Dictionary<IActorRef, ActorLabel> _writerCache = new(ReferenceEqualityComparer.Instance);
     private readonly ConditionalWeakTable<IActorRef, ActorLabel>.CreateValueCallback _create;
 
     /// <summary>Creates a namer stripping <paramref name="rootPath"/> (a trailing '/' is added when missing).</summary>
@@ -61,6 +62,28 @@ public sealed class ActorNamer
     {
         ArgumentNullException.ThrowIfNull(actor);
         return _cache.TryGetValue(actor, out ActorLabel? label) ? label : _cache.GetValue(actor, _create);
+    }
+
+    /// <summary>
+    /// Like <see cref="LabelOf"/>, for the one thread that owns this call (the recorder's writer): a plain
+    /// dictionary in front of the weak table, cleared when it grows past a few thousand refs so short-lived
+    /// actors cannot accumulate. Not thread-safe.
+    /// </summary>
+    internal ActorLabel LabelOfSingleThreaded(IActorRef actor)
+    {
+        if (_writerCache.TryGetValue(actor, out ActorLabel? label))
+        {
+            return label;
+        }
+
+        if (_writerCache.Count >= 4096)
+        {
+            _writerCache.Clear();
+        }
+
+        label = LabelOf(actor);
+        _writerCache.Add(actor, label);
+        return label;
     }
 
     /// <summary>Applies the naming rule to a full path string, e.g. <c>/user/machine/vmm/0</c> → <c>vmm/0</c>.</summary>

@@ -22,6 +22,7 @@ public sealed class JsonLinesLogSink : MessageLogSink
     private readonly ArrayBufferWriter<byte> _buffer = LogFormat.CreateBuffer();
     private readonly Utf8JsonWriter _writer;
     private readonly Dictionary<Type, JsonEncodedText> _typeNames = [];
+    private readonly EncodedTextCache _texts = new();
 
     /// <summary>Writes to <paramref name="stream"/>, called <paramref name="name"/> in reports.</summary>
     /// <param name="stream">The destination.</param>
@@ -130,11 +131,11 @@ public sealed class JsonLinesLogSink : MessageLogSink
         }
     }
 
-    private static void WriteOptional(Utf8JsonWriter w, JsonEncodedText name, string? value)
+    private void WriteOptional(Utf8JsonWriter w, JsonEncodedText name, string? value)
     {
         if (value is not null)
         {
-            w.WriteString(name, value);
+            w.WriteString(name, _texts.Get(value));
         }
     }
 

@@ -22,6 +22,12 @@ public sealed class MessageRecorder : IDeliveryObserver, IDisposable, IAsyncDisp
 {
     private const int BatchSize = 1024;
 
+    // The writer naps 1 ms at a time while records trickle in and producers wake it only once a batch has
+    // accumulated, so a delivery almost never pays for a futex wake-up. After this many empty naps in a row it
+    // sleeps until the next delivery wakes it, so an idle run costs no CPU.
+    private const int NapMilliseconds = 1;
+    private const int NapsBeforeDeepSleep = 64;
+
     private readonly Lock _completeGate = new();
     private readonly object _gate = new();
     private readonly IClock _clock;
@@ -29,13 +35,15 @@ public sealed class MessageRecorder : IDeliveryObserver, IDisposable, IAsyncDisp
     private readonly PendingRecord[] _ring;
     private readonly TimeSpan _completionTimeout;
     private readonly Thread _writer;
+    private readonly int _wakeThreshold;
 
     // Guarded by _gate.
     private int _head;
     private int _count;
     private long _seq;
     private bool _closing;
-    private bool _consumerWaiting;
+    private bool _consumerNapping;
+    private bool _consumerSleeping;
     private int _producersWaiting;
     private long _late;
     private long _waits;
@@ -66,6 +74,7 @@ public sealed class MessageRecorder : IDeliveryObserver, IDisposable, IAsyncDisp
         }
 
         _ring = new PendingRecord[options.Capacity];
+        _wakeThreshold = Math.Clamp(options.Capacity / 2, 1, BatchSize);
         _completionTimeout = options.CompletionTimeout;
         Namer = new ActorNamer(options.RootPath);
         _writer = new Thread(WriterLoop) { IsBackground = true, Name = "tdxsim message log writer" };
@@ -190,9 +199,10 @@ public sealed class MessageRecorder : IDeliveryObserver, IDisposable, IAsyncDisp
 
             _ring[slot] = new PendingRecord(++_seq, _clock.NowNanoseconds, envelope.Message, envelope.Sender, recipient, envelope.CorrelationId, envelope.SentAtNs);
             _count++;
-            if (_consumerWaiting)
+            if (_consumerSleeping || (_consumerNapping && _count >= _wakeThreshold))
             {
-                _consumerWaiting = false;
+                _consumerSleeping = false;
+                _consumerNapping = false;
                 Monitor.PulseAll(_gate);
             }
         }
@@ -259,6 +269,7 @@ public sealed class MessageRecorder : IDeliveryObserver, IDisposable, IAsyncDisp
     private void WriterLoop()
     {
         var batch = new PendingRecord[Math.Min(BatchSize, _ring.Length)];
+        int emptyNaps = 0;
         while (true)
         {
             int taken;
@@ -268,9 +279,22 @@ public sealed class MessageRecorder : IDeliveryObserver, IDisposable, IAsyncDisp
             {
                 while (_count == 0 && !_closing)
                 {
-                    _consumerWaiting = true;
-                    Monitor.Wait(_gate);
+                    if (emptyNaps < NapsBeforeDeepSleep)
+                    {
+                        _consumerNapping = true;
+                        Monitor.Wait(_gate, NapMilliseconds);
+                        _consumerNapping = false;
+                        emptyNaps++;
+                    }
+                    else
+                    {
+                        _consumerSleeping = true;
+                        Monitor.Wait(_gate);
+                        _consumerSleeping = false;
+                    }
                 }
+
+                emptyNaps = 0;
 
                 taken = Math.Min(_count, batch.Length);
                 for (int i = 0; i < taken; i++)
@@ -325,8 +349,8 @@ public sealed class MessageRecorder : IDeliveryObserver, IDisposable, IAsyncDisp
             pending.Seq,
             pending.TimeNs,
             pending.Message,
-            pending.Sender is null ? null : Namer.LabelOf(pending.Sender),
-            Namer.LabelOf(pending.Recipient),
+            pending.Sender is null ? null : Namer.LabelOfSingleThreaded(pending.Sender),
+            Namer.LabelOfSingleThreaded(pending.Recipient),
             pending.CorrelationId,
             pending.SentAtNs);
         foreach (MessageLogSink sink in _sinks)

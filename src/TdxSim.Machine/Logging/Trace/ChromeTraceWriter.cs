@@ -78,6 +78,7 @@ public sealed class ChromeTraceWriter : IRequestObserver, IDisposable
     private readonly List<Slice> _chain = [];
     private readonly List<TdxEvent> _events = [];
     private readonly Dictionary<(string, string?, string?, string?), string> _names = [];
+    private readonly EncodedTextCache _texts = new();
     private bool _firstEvent = true;
     private bool _finished;
 
@@ -160,8 +161,8 @@ public sealed class ChromeTraceWriter : IRequestObserver, IDisposable
         w.WriteNumber(Pid, GuestPid);
         w.WriteNumber(Tid, hop.Vcpu);
         LogFormat.WriteMicroseconds(w, Ts, hop.DeliveredNs);
-        w.WriteString(Cat, "message");
-        w.WriteString(Name, unmatched ? NameOf(hop.Type, " (unmatched)") : hop.Type);
+        w.WriteString(Cat, _texts.Get("message"));
+        w.WriteString(Name, _texts.Get(unmatched ? NameOf(hop.Type, " (unmatched)") : hop.Type));
         w.WriteStartObject(Args);
         w.WriteNumber(LogFormat.Corr, hop.Corr);
         w.WriteNumber(Seq, hop.Seq);
@@ -259,8 +260,8 @@ public sealed class ChromeTraceWriter : IRequestObserver, IDisposable
         LogFormat.WriteMicroseconds(w, Ts, slice.Start);
         LogFormat.WriteMicroseconds(w, Dur, Math.Max(0, slice.End - slice.Start));
         (string category, string name) = Describe(request, hops, slice);
-        w.WriteString(Cat, category);
-        w.WriteString(Name, name);
+        w.WriteString(Cat, _texts.Get(category));
+        w.WriteString(Name, _texts.Get(name));
         w.WriteNumber(BindId, request.Corr);
         if (!first)
         {
@@ -286,7 +287,7 @@ public sealed class ChromeTraceWriter : IRequestObserver, IDisposable
                 WriteStatusOf(w, slice.Hop);
                 break;
             case SliceRole.Module:
-                w.WriteString(Message, hop.Type);
+                w.WriteString(Message, _texts.Get(hop.Type));
                 WriteOptional(w, LogFormat.Leaf, hop.Leaf);
                 WriteOptional(w, LogFormat.Subfn, hop.Subfn);
                 WriteOptional(w, LogFormat.Reason, hop.Reason);
@@ -295,7 +296,7 @@ public sealed class ChromeTraceWriter : IRequestObserver, IDisposable
                 WriteVmmArgs(w, hop, slice.Hop);
                 break;
             default:
-                w.WriteString(Message, hop.Type);
+                w.WriteString(Message, _texts.Get(hop.Type));
                 break;
         }
 
@@ -320,7 +321,7 @@ public sealed class ChromeTraceWriter : IRequestObserver, IDisposable
             TdEntryAction? action = EntryActionOf(hops);
             if (action is TdEntryAction a)
             {
-                w.WriteString(Action, ActionName(a));
+                w.WriteString(Action, _texts.Get(ActionName(a)));
             }
 
             if (main.Gpa is ulong gpa)
@@ -415,7 +416,7 @@ public sealed class ChromeTraceWriter : IRequestObserver, IDisposable
         w.WriteNumber(Pid, DevicesPid);
         w.WriteNumber(Tid, request.Vcpu);
         LogFormat.WriteMicroseconds(w, Ts, e.StartNs);
-        w.WriteString(Cat, "device");
+        w.WriteString(Cat, _texts.Get("device"));
         Span<char> name = stackalloc char[48];
         w.WriteString(Name, DeviceAccessName(e, name));
         w.WriteStartObject(Args);
@@ -536,11 +537,11 @@ public sealed class ChromeTraceWriter : IRequestObserver, IDisposable
         return name;
     }
 
-    private static void WriteOptional(Utf8JsonWriter w, JsonEncodedText name, string? value)
+    private void WriteOptional(Utf8JsonWriter w, JsonEncodedText name, string? value)
     {
         if (value is not null)
         {
-            w.WriteString(name, value);
+            w.WriteString(name, _texts.Get(value));
         }
     }
 
