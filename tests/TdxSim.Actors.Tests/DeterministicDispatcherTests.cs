@@ -36,6 +36,59 @@ public sealed class DeterministicDispatcherTests
     }
 
     [Fact]
+    public void SameSeed_DeliveryObserverSeesIdenticalLog_IncludingTimesIdsAndAskRefs()
+    {
+        static List<string> Run()
+        {
+            ActorSystemOptions options = ActorSystemOptions.Deterministic(99) with { CostModel = new ConstantMessageCost(TimeSpan.FromMicroseconds(1)) };
+            using ActorSystem system = ActorSystem.Create("det", options);
+            var log = new LogObserver();
+            system.AddDeliveryObserver(log);
+            IActorRef echo = system.ActorOf(Props.Create<EchoActor>(), "echo");
+            IActorRef sink = system.ActorOf(Props.Create(() => new SinkActor([])), "sink");
+            var workers = Enumerable.Range(0, 3).Select(w => system.ActorOf(Props.Create(() => new WorkerActor(w, sink)), $"w{w}")).ToArray();
+            IActorRef source = system.ActorOf(Props.Create(() => new SourceActor(workers)), "source");
+            source.Tell("start", ActorRefs.NoSender);
+            Task<Pong> ask = echo.Ask<Pong>(new Ping(1), TimeSpan.FromSeconds(1));
+            system.Scheduler.ScheduleTellOnce(TimeSpan.FromMilliseconds(5), echo, new Ping(2), sink);
+            system.Deterministic!.RunUntil(() => false);
+            Assert.True(ask.IsCompletedSuccessfully);
+            return log.Lines;
+        }
+
+        List<string> first = Run();
+        Assert.Equal(first, Run());
+        Assert.Contains(first, line => line.Contains("/temp/$ask1", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Tell_CachedMessage_AllocatesNothing()
+    {
+        using ActorSystem system = ActorSystem.Create("det", ActorSystemOptions.Deterministic(1));
+        IActorRef counter = system.ActorOf(Props.Create<CounterActor>(), "counter");
+        object message = new();
+        for (int warm = 0; warm < 100; warm++)
+        {
+            for (int i = 0; i < 10; i++)
+            {
+                counter.Tell(message, ActorRefs.NoSender);
+            }
+
+            system.Deterministic!.RunUntilIdle();
+        }
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 10; i++)
+        {
+            counter.Tell(message, ActorRefs.NoSender);
+        }
+
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        system.Deterministic!.RunUntilIdle();
+        Assert.Equal(0, allocated);
+    }
+
+    [Fact]
     public void Schedule_RecordsStepActorAndMessageType()
     {
         using ActorSystem system = ActorSystem.Create("det", ActorSystemOptions.Deterministic(1) with { RecordSchedule = true });
@@ -284,6 +337,17 @@ public sealed class DeterministicDispatcherTests
     private sealed class ClockReaderActor : ReceiveActor
     {
         public ClockReaderActor(List<long> times) => ReceiveAny(_ => times.Add(Context.System.Clock.NowNanoseconds));
+    }
+
+    private sealed class LogObserver : Events.IDeliveryObserver
+    {
+        public List<string> Lines { get; } = [];
+
+        public void OnDelivered(in Envelope envelope, IActorRef recipient) =>
+            Lines.Add($"{envelope.SentAtNs} {envelope.CorrelationId} {envelope.Sender?.Path} -> {recipient.Path} {envelope.Message}");
+
+        public void OnDeadLetter(in Envelope envelope, IActorRef recipient, Events.DeadLetterReason reason) =>
+            Lines.Add($"dead {reason} {recipient.Path} {envelope.Message}");
     }
 
     private sealed class PipingActor : ReceiveActor

@@ -85,6 +85,30 @@ public sealed class VirtualTimeSchedulerTests : TestKit.TestKit
         Assert.Throws<AskTimeoutException>(() => AwaitResult(reply));
     }
 
+    [Fact]
+    public void RetryWindow_IsMeasuredWithTheSystemClock_AndResetsWhenItExpires()
+    {
+        var strategy = new Supervision.OneForOneStrategy(1, TimeSpan.FromSeconds(10), _ => Supervision.Directive.Restart);
+        IActorRef parent = Sys.ActorOf(Props.Create(() => new ParentActor(Props.Create<CounterActor>(), "counter", TestActor)).WithSupervisorStrategy(strategy), "parent");
+        IActorRef child = ExpectMsg<IActorRef>();
+        Watch(child);
+
+        parent.Tell(new Fail("first"), ActorRefs.NoSender);
+        AssertAlive(parent);
+        Time.Advance(TimeSpan.FromSeconds(11));
+        parent.Tell(new Fail("outside the window"), ActorRefs.NoSender);
+        AssertAlive(parent);
+        parent.Tell(new Fail("second within the window"), ActorRefs.NoSender);
+        Assert.Equal(child, ExpectMsg<Terminated>().ActorRef);
+    }
+
+    private void AssertAlive(IActorRef parent)
+    {
+        parent.Tell("x", ActorRefs.NoSender);
+        parent.Tell(new GetState(), TestActor);
+        Assert.Equal(1, ExpectMsg<int>());
+    }
+
     private sealed class DelayedReplyActor : ReceiveActor
     {
         public DelayedReplyActor() => Receive<string>(s => Context.System.Scheduler.ScheduleTellOnce(TimeSpan.FromSeconds(1), Sender, s, Self));

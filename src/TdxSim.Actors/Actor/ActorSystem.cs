@@ -21,6 +21,7 @@ public sealed class ActorSystem : IDisposable
     private readonly VirtualClock? _virtualClock;
     private DeliveryObserverList? _observers;
     private long _lastCorrelationId;
+    private long _lastTempId;
     private long _deadLetterCount;
     private long _droppedCount;
     private long _unhandledCount;
@@ -229,6 +230,8 @@ public sealed class ActorSystem : IDisposable
 
     /// <inheritdoc />
     public override string ToString() => $"ActorSystem({Name})";
+
+    internal long NextTempId() => Interlocked.Increment(ref _lastTempId);
 
     internal void OnGuardianTerminated()
     {

@@ -29,7 +29,6 @@ internal interface IPromiseActorRef
 /// </remarks>
 internal sealed class PromiseActorRef<T> : InternalActorRef, IPromiseActorRef
 {
-    private static long _nextId;
     private readonly TaskCompletionSource<T> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly ActorSystem _system;
     private readonly IActorRef _target;
@@ -51,8 +50,9 @@ internal sealed class PromiseActorRef<T> : InternalActorRef, IPromiseActorRef
 
     public Task<T> Task => _completion.Task;
 
-    // Built on first use only: most Asks never need their own path.
-    public override ActorPath Path => _path ??= _system.TempPath.ChildUnchecked("$ask" + Interlocked.Increment(ref _nextId).ToString(CultureInfo.InvariantCulture));
+    // Built on first use only: most Asks never need their own path. Numbered per system, so a deterministic
+    // run names its temporary refs identically every time.
+    public override ActorPath Path => _path ??= _system.TempPath.ChildUnchecked("$ask" + _system.NextTempId().ToString(CultureInfo.InvariantCulture));
 
     public override ActorSystem System => _system;
 
