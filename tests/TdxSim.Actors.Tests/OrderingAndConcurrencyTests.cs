@@ -114,6 +114,49 @@ public sealed class OrderingAndConcurrencyTests : TestKit.TestKit
         Assert.Equal(Hops, ExpectMsg<int>());
     }
 
+    [Fact]
+    public void TokenRing_ManyTokensManyHops_EveryTokenCompletesExactlyOnce()
+    {
+        const int RingSize = 16;
+        const int Tokens = 200;
+        const int Hops = 500;
+        var ring = new IActorRef[RingSize];
+        var next = new IActorRef?[RingSize];
+        for (int i = 0; i < RingSize; i++)
+        {
+            int index = i;
+            ring[i] = Sys.ActorOf(Props.Create(() => new RingNodeActor(next, index, TestActor)), $"node-{i}");
+        }
+
+        for (int i = 0; i < RingSize; i++)
+        {
+            next[i] = ring[(i + 1) % RingSize];
+        }
+
+        // Inject from several threads at once while the ring is already busy.
+        Parallel.For(0, Tokens, t => ring[t % RingSize].Tell(new Token(t, Hops), ActorRefs.NoSender));
+        IReadOnlyList<object> done = ReceiveN(Tokens, TimeSpan.FromSeconds(30));
+        Assert.Equal(Enumerable.Range(0, Tokens), done.Cast<Token>().Select(t => t.Id).Order());
+        ExpectNoMsg(TimeSpan.FromMilliseconds(50));
+    }
+
+    private sealed record Token(int Id, int HopsLeft);
+
+    private sealed class RingNodeActor : ReceiveActor
+    {
+        public RingNodeActor(IActorRef?[] next, int index, IActorRef report) => Receive<Token>(t =>
+        {
+            if (t.HopsLeft == 0)
+            {
+                report.Tell(t);
+            }
+            else
+            {
+                next[index]!.Tell(t with { HopsLeft = t.HopsLeft - 1 });
+            }
+        });
+    }
+
     /// <summary>Checks that each sender's sequence numbers arrive as 0, 1, 2, ...</summary>
     private sealed class SequenceCheckerActor : ReceiveActor
     {
