@@ -1,0 +1,114 @@
+using TdxSim.Machine.Scenarios;
+using TdxSim.Machine.Tests.Guests;
+
+namespace TdxSim.Machine.Tests.EndToEnd;
+
+/// <summary>
+/// Issue 4's "done means" on the built-in guests: every vCPU prints through the UART, vCPU 0 reads the I/O APIC
+/// version through MMIO, asks CPUID, MSRs and TDG.VP.INFO, converts a page to shared and back, all by #VE and all
+/// again by paravirt TDCALLs, and the TD ends by halting (smp-hello) or through port 0xF4 (demo).
+/// </summary>
+public sealed class BuiltInGuestTests
+{
+    /// <summary>What one walk prints; both walks must print the same values (the guest also compares them).</summary>
+    private static string Walk(string tag, int vcpus, ulong page) =>
+        $"[{tag}] CPUID 0x40000000: \"TdxSimTdxSim\"\n"
+        + $"[{tag}] RDMSR 0x802 (x2APIC ID) = 0x0000000000000000\n"
+        + $"[{tag}] WRMSR 0x80f (x2APIC SPIV) = 0x1ff, read back 0x000001ff\n"
+        + $"[{tag}] TDG.VP.INFO: GPAW 48, vCPUs {vcpus}, this vCPU 0\n"
+        + $"[{tag}] I/O APIC version register = 0x00170020\n"
+        + $"[{tag}] test device scratch = 0x1122334455667788\n"
+        + $"[{tag}] PCI 00:00.0 vendor:device = 8086:29c0\n"
+        + $"[{tag}] page 0x{page:x}: MapGPA to shared, wrote/read 0xcafef00dcafef00d; back to private, reads 0x0000000000000000\n";
+
+    private static string Walks(int vcpus) =>
+        "== walk 1 of 2: #VE ==\n" + Walk("#VE", vcpus, 0x20_0000)
+        + "== walk 2 of 2: paravirt TDCALL ==\n" + Walk("paravirt", vcpus, 0x20_1000)
+        + "both walks saw the same device-visible results\n";
+
+    [Fact]
+    public void Demo_OneVcpu_PrintsTheExactTranscriptAndExitsThroughPort0xF4WithStatus1()
+    {
+        TdRun run = TdRunner.RunBuiltIn("demo", vcpus: 1).AssertExit(1, "debug-exit");
+
+        Assert.Equal("hello from vCPU 0 of 1\n" + Walks(1), run.Com1);
+        Assert.Equal("halted", run.Result.Vcpus[0].State);
+    }
+
+    [Fact]
+    public void SmpHello_TwoVcpus_PrintsEveryHelloAndBothWalksThenHaltsWithStatus0()
+    {
+        TdRun run = TdRunner.RunBuiltIn("smp-hello", vcpus: 2).AssertExit(0, "halted");
+
+        string text = run.Com1;
+        string[] hellos = text.Split('\n')[..2];
+        Assert.Equal(["hello from vCPU 0 of 2", "hello from vCPU 1 of 2"], hellos.Order());
+        Assert.Equal(Walks(2), text[(hellos[0].Length + hellos[1].Length + 2)..]);
+        Assert.All(run.Result.Vcpus, v => Assert.Equal("halted", v.State));
+        Assert.Equal(text.Length, run.Counter("com1.bytes"));
+    }
+
+    [Fact]
+    public void SmpHello_FourVcpusUnderTheDeterministicDispatcher_PrintsHellosInOneOrderForAGivenSeed()
+    {
+        Scenario Configure(Scenario s) => s with { Deterministic = true, Seed = 42 };
+        TdRun first = TdRunner.RunBuiltIn("smp-hello", vcpus: 4, Configure).AssertExit(0, "halted");
+        TdRun second = TdRunner.RunBuiltIn("smp-hello", vcpus: 4, Configure).AssertExit(0, "halted");
+
+        Assert.Equal(first.Com1Bytes, second.Com1Bytes);
+        string[] hellos = first.Com1.Split('\n')[..4];
+        Assert.Equal(Enumerable.Range(0, 4).Select(i => $"hello from vCPU {i} of 4"), hellos.Order());
+        Assert.EndsWith(Walks(4), first.Com1, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void SmpHello_WalksTakeTheVePathFirstAndTheParavirtPathSecond_TheCountersShowBoth()
+    {
+        TdRun run = TdRunner.RunBuiltIn("smp-hello", vcpus: 1).AssertExit(0, "halted");
+
+        // #VE walk: one CPUID #VE (leaf 0x40000000), one RDMSR #VE (SPIV; the x2APIC ID is module-emulated under
+        // ENUM_TOPOLOGY), one WRMSR #VE, EPT violations for 2 I/O APIC + 2 test-device accesses and the lazily
+        // accepted page, and the final HLT. The paravirt walk adds no #VE of these kinds.
+        Assert.Equal(1, run.Counter("vcpu0.ve.CPUID"));
+        Assert.Equal(1, run.Counter("vcpu0.ve.MSR_READ"));
+        Assert.Equal(1, run.Counter("vcpu0.ve.MSR_WRITE"));
+        Assert.Equal(5, run.Counter("vcpu0.ve.EPT_VIOLATION"));
+        Assert.Equal(1, run.Counter("vcpu0.ve.HLT"));
+        Assert.Equal(1, run.Counter("vcpu0.module_emulated"));
+
+        // Both walks reach the same devices the same number of times.
+        Assert.Equal(2, run.Counter("vmm.tdvmcall.Instruction.CPUID.SUCCESS"));
+        Assert.Equal(4, run.Counter("vmm.tdvmcall.MapGPA.SUCCESS"));
+        Assert.Equal(8, run.Counter("vmm.tdvmcall.#VE.RequestMMIO.SUCCESS"));
+        Assert.Equal(2, run.Counter("tdx_module.tdcall.TDG.VP.INFO"));
+        Assert.Equal(2, run.Counter("tdx_module.tdcall.TDG.MEM.PAGE.ACCEPT")); // one by the #VE handler, one by the guest
+        Assert.Equal(8192, run.Counter("vmm.mapgpa.bytes_to_shared"));
+        Assert.Equal(8192, run.Counter("vmm.mapgpa.bytes_to_private"));
+        Assert.Equal(0, run.Counter("runtime.failures"));
+        Assert.Equal(0, run.Counter("runtime.unexpected_replies"));
+    }
+
+    [Fact]
+    public void SmpHello_WithOneVmmPerVcpu_PrintsTheSameWalks()
+    {
+        TdRun run = TdRunner.RunBuiltIn("smp-hello", vcpus: 2, s => s with { Vmm = VmmTopology.PerVcpu }).AssertExit(0, "halted");
+
+        Assert.EndsWith(Walks(2), run.Com1, StringComparison.Ordinal);
+        Assert.Contains("hello from vCPU 1 of 2\n", run.Com1, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void SmpHello_WithLazyAccept_AcceptsEveryTouchedPageOnItsEptViolationAndPrintsTheSameWalks()
+    {
+        TdRun eager = TdRunner.RunBuiltIn("smp-hello", vcpus: 2).AssertExit(0, "halted");
+        TdRun lazy = TdRunner.RunBuiltIn("smp-hello", vcpus: 2, s => s with { LazyAccept = true }).AssertExit(0, "halted");
+
+        Assert.EndsWith(Walks(2), lazy.Com1, StringComparison.Ordinal);
+
+        // Each vCPU's stack page is pending: its first push takes an EPT-violation #VE answered by a 4 KiB ACCEPT.
+        Assert.True(lazy.Counter("vcpu1.ve.EPT_VIOLATION") >= 1, "vCPU 1's stack page was never accepted lazily");
+        Assert.True(
+            lazy.Counter("tdx_module.tdcall.TDG.MEM.PAGE.ACCEPT") > eager.Counter("tdx_module.tdcall.TDG.MEM.PAGE.ACCEPT"),
+            "lazy acceptance issued no more TDG.MEM.PAGE.ACCEPTs than eager acceptance");
+    }
+}
