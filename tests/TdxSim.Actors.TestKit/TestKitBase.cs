@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using Xunit.Sdk;
@@ -18,6 +17,7 @@ namespace TdxSim.Actors.TestKit;
 public abstract partial class TestKitBase
 {
     private readonly TestMessageQueue _queue;
+    private readonly Scheduling.MonotonicClock _realTime = new();
     private long _withinDeadline = long.MaxValue;
     private Envelope _lastEnvelope;
     private int _probeCount;
@@ -109,7 +109,7 @@ public abstract partial class TestKitBase
     /// <summary>The time source for <c>Within</c>: virtual under the deterministic dispatcher, else real.</summary>
     private protected long NowNanoseconds => Sys.Deterministic is not null
         ? Sys.Clock.NowNanoseconds
-        : (long)(Stopwatch.GetTimestamp() * (1_000_000_000.0 / Stopwatch.Frequency));
+        : _realTime.NowNanoseconds;
 
     /// <summary>Time left in the innermost <c>Within</c>, or the dilated default outside one.</summary>
     private protected TimeSpan RemainingOrDefault => _withinDeadline == long.MaxValue

@@ -4,7 +4,8 @@ namespace TdxSim.Actors.Events;
 /// Sees every message the runtime delivers, exactly once, on the thread that is about to run the handler
 /// (register with <see cref="ActorSystem.AddDeliveryObserver"/>). The message log assigns its global
 /// sequence number here. Implementations must be thread-safe under the concurrent dispatcher and fast:
-/// they run on the hot path of every hop.
+/// they run on the hot path of every hop. They must not throw: an exception from <see cref="OnDelivered"/>
+/// counts as a failure of the recipient's handler, one from <see cref="OnDeadLetter"/> surfaces in the sender.
 /// </summary>
 public interface IDeliveryObserver
 {
