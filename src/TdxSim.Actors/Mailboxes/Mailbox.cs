@@ -20,7 +20,10 @@ namespace TdxSim.Actors.Mailboxes;
 /// </para>
 /// <para>
 /// Lost-wake-up freedom: a writer enqueues and then reads the status; a finishing run clears
-/// <c>Scheduled</c> and then looks at the queues again. One of the two always sees the other's work.
+/// <c>Scheduled</c> (a full fence) and then looks at the queues again. One of the two always sees the
+/// other's work, provided the writer's enqueue and its status read are separated by a full fence too:
+/// an idle mailbox is claimed with a CAS; a busy-looking one is re-read after an explicit barrier (a lock
+/// release inside the channel is only a release fence on ARM64).
 /// </para>
 /// <para>The mailbox is its own <see cref="IThreadPoolWorkItem"/>, so scheduling it allocates nothing.</para>
 /// </remarks>
@@ -78,7 +81,15 @@ internal sealed class Mailbox : IThreadPoolWorkItem
     {
         if (_writer.TryWrite(envelope))
         {
-            if ((Volatile.Read(ref _status) & (Scheduled | NotRunnable)) == 0)
+            int s = Volatile.Read(ref _status);
+            if ((s & Scheduled) != 0)
+            {
+                // Looks busy: make sure that is still true after our message is visible to the running batch.
+                Interlocked.MemoryBarrier();
+                s = Volatile.Read(ref _status);
+            }
+
+            if ((s & (Scheduled | NotRunnable)) == 0)
             {
                 TrySchedule();
             }
@@ -101,6 +112,8 @@ internal sealed class Mailbox : IThreadPoolWorkItem
             return false;
         }
 
+        // See Post: the message must be visible before we conclude a running batch will pick it up.
+        Interlocked.MemoryBarrier();
         int s = Volatile.Read(ref _status);
         while ((s & (Scheduled | NotRunnable)) == 0)
         {
@@ -136,6 +149,7 @@ internal sealed class Mailbox : IThreadPoolWorkItem
             return;
         }
 
+        Interlocked.MemoryBarrier();
         int s = Volatile.Read(ref _status);
         while ((s & (Scheduled | Closed)) == 0)
         {
@@ -381,6 +395,7 @@ internal sealed class Mailbox : IThreadPoolWorkItem
 
             if (_writer.TryWrite(envelope))
             {
+                Interlocked.MemoryBarrier();
                 if ((Volatile.Read(ref _status) & (Scheduled | NotRunnable)) == 0)
                 {
                     TrySchedule();
