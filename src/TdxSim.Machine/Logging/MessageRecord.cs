@@ -37,6 +37,9 @@ public readonly struct MessageRecord
     /// <summary>The envelope's correlation id.</summary>
     public long CorrelationId { get; }
 
-    /// <summary>The clock reading when the message was sent (<see cref="TdxSim.Actors.Envelope.SentAtNs"/>).</summary>
+    /// <summary>
+    /// The clock reading when the message was sent (<see cref="TdxSim.Actors.Envelope.SentAtNs"/>), or -1 when the
+    /// recorder's clock is not known to be the one that stamped it (no clock was attached to the recorder).
+    /// </summary>
     public long SentAtNs { get; }
 }

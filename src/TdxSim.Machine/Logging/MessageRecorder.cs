@@ -30,7 +30,11 @@ public sealed class MessageRecorder : IDeliveryObserver, IDisposable, IAsyncDisp
 
     private readonly Lock _completeGate = new();
     private readonly object _gate = new();
-    private readonly IClock _clock;
+    private IClock _clock;
+
+    // True once the clock was given (constructor or Clock): only then is it known to be the clock that stamped
+    // the envelopes' send times, so only then do sinks get them.
+    private bool _clockAttached;
     private readonly MessageLogSink[] _sinks;
     private readonly PendingRecord[] _ring;
     private readonly TimeSpan _completionTimeout;
@@ -52,11 +56,25 @@ public sealed class MessageRecorder : IDeliveryObserver, IDisposable, IAsyncDisp
     private long _dispatched;
     private MessageLogReport? _report;
 
+    /// <summary>
+    /// Creates a recorder writing to <paramref name="sinks"/> whose clock is set later through <see cref="Clock"/>
+    /// (until then, a monotonic clock started now); starts its writer thread.
+    /// </summary>
+    public MessageRecorder(IEnumerable<MessageLogSink> sinks, MessageRecorderOptions? options = null)
+        : this(new MonotonicClock(), attached: false, sinks, options)
+    {
+    }
+
     /// <summary>Creates a recorder reading <paramref name="clock"/> and writing to <paramref name="sinks"/>; starts its writer thread.</summary>
     /// <param name="clock">The actor system's clock (virtual in deterministic mode).</param>
     /// <param name="sinks">Destinations; the recorder owns them and completes them in <see cref="Complete"/>.</param>
     /// <param name="options">Capacity, actor-name root and completion timeout.</param>
     public MessageRecorder(IClock clock, IEnumerable<MessageLogSink> sinks, MessageRecorderOptions? options = null)
+        : this(clock, attached: true, sinks, options)
+    {
+    }
+
+    private MessageRecorder(IClock clock, bool attached, IEnumerable<MessageLogSink> sinks, MessageRecorderOptions? options)
     {
         ArgumentNullException.ThrowIfNull(clock);
         ArgumentNullException.ThrowIfNull(sinks);
@@ -67,6 +85,7 @@ public sealed class MessageRecorder : IDeliveryObserver, IDisposable, IAsyncDisp
         }
 
         _clock = clock;
+        _clockAttached = attached;
         _sinks = [.. sinks];
         if (_sinks.Any(s => s is null))
         {
@@ -89,6 +108,17 @@ public sealed class MessageRecorder : IDeliveryObserver, IDisposable, IAsyncDisp
     /// <exception cref="IOException">A file cannot be created; the message names it.</exception>
     /// <exception cref="UnauthorizedAccessException">A file cannot be created; the message names it.</exception>
     public static MessageRecorder Create(IClock clock, string? logPath, string? tracePath, MessageRecorderOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(clock);
+        MessageRecorder recorder = Create(logPath, tracePath, options);
+        recorder.Clock = clock;
+        return recorder;
+    }
+
+    /// <summary>As <see cref="Create(IClock, string?, string?, MessageRecorderOptions?)"/>, with the clock set later through <see cref="Clock"/>.</summary>
+    /// <exception cref="IOException">A file cannot be created; the message names it.</exception>
+    /// <exception cref="UnauthorizedAccessException">A file cannot be created; the message names it.</exception>
+    public static MessageRecorder Create(string? logPath, string? tracePath, MessageRecorderOptions? options = null)
     {
         var sinks = new List<MessageLogSink>();
         try
@@ -113,7 +143,39 @@ public sealed class MessageRecorder : IDeliveryObserver, IDisposable, IAsyncDisp
             throw;
         }
 
-        return new MessageRecorder(clock, sinks, options);
+        return new MessageRecorder(sinks, options);
+    }
+
+    /// <summary>
+    /// The clock that stamps <c>t_ns</c>: set it to the actor system's <see cref="ActorSystem.Clock"/> (virtual time in
+    /// deterministic mode, so the log replays byte for byte) after creating the system and before it delivers
+    /// anything. Thread-safe.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Set after messages were recorded: one log must use one timeline.</exception>
+    public IClock Clock
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _clock;
+            }
+        }
+
+        set
+        {
+            ArgumentNullException.ThrowIfNull(value);
+            lock (_gate)
+            {
+                if (_seq > 0 && !ReferenceEquals(value, _clock))
+                {
+                    throw new InvalidOperationException($"The message log's clock cannot change after {_seq} messages were recorded on the old one.");
+                }
+
+                _clock = value;
+                _clockAttached = true;
+            }
+        }
     }
 
     /// <summary>How actor names are derived.</summary>
@@ -275,6 +337,7 @@ public sealed class MessageRecorder : IDeliveryObserver, IDisposable, IAsyncDisp
             int taken;
             bool drained;
             bool closing;
+            bool sendTimesValid;
             lock (_gate)
             {
                 while (_count == 0 && !_closing)
@@ -297,6 +360,7 @@ public sealed class MessageRecorder : IDeliveryObserver, IDisposable, IAsyncDisp
                 emptyNaps = 0;
 
                 taken = Math.Min(_count, batch.Length);
+                sendTimesValid = _clockAttached;
                 for (int i = 0; i < taken; i++)
                 {
                     batch[i] = _ring[_head];
@@ -318,7 +382,7 @@ public sealed class MessageRecorder : IDeliveryObserver, IDisposable, IAsyncDisp
 
             for (int i = 0; i < taken; i++)
             {
-                Dispatch(in batch[i]);
+                Dispatch(in batch[i], sendTimesValid);
                 batch[i] = default;
                 Interlocked.Increment(ref _dispatched);
             }
@@ -343,7 +407,7 @@ public sealed class MessageRecorder : IDeliveryObserver, IDisposable, IAsyncDisp
         }
     }
 
-    private void Dispatch(in PendingRecord pending)
+    private void Dispatch(in PendingRecord pending, bool sendTimeValid)
     {
         var record = new MessageRecord(
             pending.Seq,
@@ -352,7 +416,7 @@ public sealed class MessageRecorder : IDeliveryObserver, IDisposable, IAsyncDisp
             pending.Sender is null ? null : Namer.LabelOfSingleThreaded(pending.Sender),
             Namer.LabelOfSingleThreaded(pending.Recipient),
             pending.CorrelationId,
-            pending.SentAtNs);
+            sendTimeValid ? pending.SentAtNs : -1);
         foreach (MessageLogSink sink in _sinks)
         {
             sink.Write(in record);

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using TdxSim.Abi.Messages;
+using TdxSim.Actors;
 using TdxSim.Actors.Scheduling;
 using TdxSim.Machine.Logging;
 using TdxSim.Machine.Logging.Reading;
@@ -117,6 +118,38 @@ public sealed class ChromeTraceTests
         TraceEvent vmm = Assert.Single(events, e => e.BindId == 2 && e.Pid == 3);
         Assert.True(vmm.Args.GetProperty("incomplete").GetBoolean());
         Assert.False(events.Single(e => e.BindId == 1 && e.Pid == 1 && e.Name != "resume").Args.TryGetProperty("incomplete", out _));
+    }
+
+    [Fact]
+    public void SendTimesFromAnotherTimeline_CannotMakeGuestSlicesOverlap()
+    {
+        // Envelopes stamped by a clock that started 1 ms later than the recorder's: every send time looks 1 ms
+        // older than it is. The guest track must still hold one request after another.
+        var clock = new VirtualClock(1_000_000);
+        var stream = new MemoryStream();
+        var recorder = new MessageRecorder(clock, [new ChromeTraceLogSink(stream)]);
+        FakeActorRef v = Td.Vcpu(0);
+        for (int corr = 1; corr <= 3; corr++)
+        {
+            TdcallRequested call = Td.VmcallIo(0, 0x3F8, true, 1, (ulong)corr);
+            TdVmcallRequested toVmm = Td.ToVmm(call);
+            (object Message, FakeActorRef From, FakeActorRef To)[] hops =
+            [
+                (call, v, Td.Module),
+                (toVmm, Td.Module, Td.Vmm),
+                (Td.FromVmm(toVmm), Td.Vmm, Td.Module),
+                (Td.Completed(0, Abi.TdcallLeaf.VpVmcall), Td.Module, v),
+            ];
+            foreach ((object message, FakeActorRef from, FakeActorRef to) in hops)
+            {
+                clock.AdvanceBy(100);
+                recorder.OnDelivered(new Envelope(message, from, corr, clock.NowNanoseconds - 1_000_000 - 50), to);
+            }
+        }
+
+        recorder.Complete();
+        List<TraceEvent> events = TraceValidator.Validate(Encoding.UTF8.GetString(stream.ToArray()));
+        Assert.Equal(3, events.Count(e => e.Pid == 1 && e.Cat == "tdcall"));
     }
 
     [Fact]

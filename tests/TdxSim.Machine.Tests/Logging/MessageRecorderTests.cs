@@ -228,6 +228,33 @@ public sealed class MessageRecorderTests
     }
 
     [Fact]
+    public void Clock_CanBeAttachedBeforeTheFirstDelivery_ButNotSwappedAfterwards()
+    {
+        var memory = new MemoryLogSink();
+        var recorder = new MessageRecorder([memory]);
+        var virtualClock = new VirtualClock(123_000);
+        recorder.Clock = virtualClock;
+        recorder.OnDelivered(new Envelope(new StartVcpu(0), null, 1, 0), Td.Vcpu(0));
+
+        recorder.Clock = virtualClock; // the same clock again is harmless
+        var ex = Assert.Throws<InvalidOperationException>(() => recorder.Clock = new VirtualClock());
+        Assert.Contains("after 1 messages", ex.Message, StringComparison.Ordinal);
+        recorder.Complete();
+        Assert.Equal(123_000, Assert.Single(memory.Records).TimeNs);
+    }
+
+    [Fact]
+    public void WithoutAnAttachedClock_SendTimesAreWithheld()
+    {
+        // The envelopes were stamped by a clock the recorder does not know, so their send times mean nothing here.
+        var memory = new MemoryLogSink();
+        var recorder = new MessageRecorder([memory]);
+        recorder.OnDelivered(new Envelope(new StartVcpu(0), null, 1, 999), Td.Vcpu(0));
+        recorder.Complete();
+        Assert.Equal(-1, Assert.Single(memory.Records).SentAtNs);
+    }
+
+    [Fact]
     public void Create_WithAnUnwritablePath_FailsBeforeRecording()
     {
         string path = Path.Combine(Path.GetTempPath(), "tdxsim-no-such-dir-" + Guid.NewGuid().ToString("N"), "log.jsonl");

@@ -79,6 +79,7 @@ public sealed class ChromeTraceWriter : IRequestObserver, IDisposable
     private readonly List<TdxEvent> _events = [];
     private readonly Dictionary<(string, string?, string?, string?), string> _names = [];
     private readonly EncodedTextCache _texts = new();
+    private readonly Dictionary<int, long> _guestFree = [];
     private bool _firstEvent = true;
     private bool _finished;
 
@@ -127,7 +128,11 @@ public sealed class ChromeTraceWriter : IRequestObserver, IDisposable
         _events.Clear();
         TdxEvents.Extract(request, _events, end);
 
-        BuildChain(hops, end, request.IsComplete);
+        // A vCPU runs one request at a time: its slice never starts before the previous one ended, even if send
+        // times come from a clock that disagrees with the delivery times.
+        long earliest = _guestFree.TryGetValue(request.Vcpu, out long free) ? free : long.MinValue;
+        BuildChain(hops, end, request.IsComplete, earliest);
+        _guestFree[request.Vcpu] = end;
         for (int i = 0; i < _chain.Count; i++)
         {
             WriteSlice(request, hops, _chain[i], i == 0, i == _chain.Count - 1);
@@ -181,10 +186,10 @@ public sealed class ChromeTraceWriter : IRequestObserver, IDisposable
         EndEvent();
     }
 
-    private void BuildChain(ReadOnlySpan<Hop> hops, long end, bool complete)
+    private void BuildChain(ReadOnlySpan<Hop> hops, long end, bool complete, long earliest)
     {
         _chain.Clear();
-        _chain.Add(new Slice(SliceRole.Request, GuestPid, SendTime(hops, 0), end, 0, !complete));
+        _chain.Add(new Slice(SliceRole.Request, GuestPid, Math.Max(SendTime(hops, 0), Math.Min(earliest, hops[0].DeliveredNs)), end, 0, !complete));
         for (int i = 0; i < hops.Length; i++)
         {
             bool lastHop = i + 1 == hops.Length;
