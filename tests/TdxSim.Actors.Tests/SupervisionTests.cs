@@ -247,3 +247,38 @@ public sealed class SupervisionTests : TestKit.TestKit
         }
     }
 }
+
+/// <summary>The user guardian's strategy comes from <see cref="ActorSystemOptions.GuardianSupervisorStrategy"/>.</summary>
+public sealed class GuardianStrategyTests : TestKit.TestKit
+{
+    public GuardianStrategyTests()
+        : base(new ActorSystemOptions { GuardianSupervisorStrategy = SupervisorStrategy.StoppingStrategy })
+    {
+    }
+
+    [Fact]
+    public void StoppingGuardianStrategy_StopsAFailingTopLevelActor()
+    {
+        IActorRef counter = Sys.ActorOf(Props.Create<CounterActor>(), "counter");
+        Watch(counter);
+        counter.Tell(new Fail("once"), ActorRefs.NoSender);
+        Assert.Equal(counter, ExpectMsg<Terminated>().ActorRef);
+    }
+
+    [Fact]
+    public void EscalateAtTheGuardian_StopsTheTopLevelActor()
+    {
+        using ActorSystem system = ActorSystem.Create("escalating", new ActorSystemOptions { GuardianSupervisorStrategy = new OneForOneStrategy(_ => Directive.Escalate) });
+        IActorRef counter = system.ActorOf(Props.Create<CounterActor>(), "counter");
+        using var stopped = new ManualResetEventSlim(false);
+        using IDisposable subscription = system.EventStream.Subscribe<DeadLetter>(_ => stopped.Set());
+        counter.Tell(new Fail("escalated"), ActorRefs.NoSender);
+        AwaitCondition(() =>
+        {
+            counter.Tell("probe", ActorRefs.NoSender);
+            return stopped.IsSet;
+        });
+        // The failing actor is gone (its messages are dead letters), the system itself keeps running.
+        Assert.False(system.IsTerminated);
+    }
+}

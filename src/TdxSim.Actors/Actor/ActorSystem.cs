@@ -64,8 +64,7 @@ public sealed class ActorSystem : IDisposable
             _dispatcher = new ThreadPoolDispatcher();
         }
 
-        SupervisorStrategyForGuardian = options.GuardianSupervisorStrategy ?? Supervision.SupervisorStrategy.DefaultStrategy;
-        Supervision.SupervisorStrategy guardianStrategy = SupervisorStrategyForGuardian;
+        Supervision.SupervisorStrategy guardianStrategy = options.GuardianSupervisorStrategy ?? Supervision.SupervisorStrategy.DefaultStrategy;
         _guardian = new ActorCell(
             this,
             Props.Create(() => new GuardianActor(guardianStrategy)),
@@ -134,9 +133,6 @@ public sealed class ActorSystem : IDisposable
 
     internal ICallbackScheduler CallbackScheduler => _callbackScheduler;
 
-    internal MessageDispatcher Dispatcher => _dispatcher;
-
-    internal Supervision.SupervisorStrategy SupervisorStrategyForGuardian { get; }
 
     /// <summary>Creates a system.</summary>
     /// <param name="name">ASCII letters, digits, '-' and '_', starting with a letter or digit.</param>
