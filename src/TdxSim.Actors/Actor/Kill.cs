@@ -4,7 +4,7 @@ namespace TdxSim.Actors;
 /// Makes the recipient fail with <see cref="ActorKilledException"/> when processed, so its supervisor
 /// decides (the default decider stops it).
 /// </summary>
-public sealed class Kill : Internal.IAutoReceivedMessage
+public sealed class Kill
 {
     private Kill()
     {

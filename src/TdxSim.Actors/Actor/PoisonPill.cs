@@ -4,7 +4,7 @@ namespace TdxSim.Actors;
 /// Stops the recipient when it is processed, in mailbox order: messages queued before it are handled,
 /// messages behind it go to dead letters. (Contrast <see cref="IActorContext.Stop"/>, which overtakes the queue.)
 /// </summary>
-public sealed class PoisonPill : Internal.IAutoReceivedMessage
+public sealed class PoisonPill
 {
     private PoisonPill()
     {

@@ -6,7 +6,7 @@ namespace TdxSim.Actors;
 /// <see cref="IActorContext.Unwatch"/>. A watcher that does not handle it fails with
 /// <see cref="DeathPactException"/>. Equality compares <see cref="ActorRef"/>.
 /// </summary>
-public sealed class Terminated : IEquatable<Terminated>, Internal.IAutoReceivedMessage
+public sealed class Terminated : IEquatable<Terminated>
 {
     /// <summary>Creates the notification for <paramref name="actorRef"/>.</summary>
     public Terminated(IActorRef actorRef)
