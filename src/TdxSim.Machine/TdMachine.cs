@@ -104,6 +104,12 @@ public static class TdMachine
         using ActorSystem system = ActorSystem.Create("td", options);
         foreach (IDeliveryObserver observer in io.Observers ?? [])
         {
+            // The log's t_ns must come from the system's clock: virtual time in deterministic runs.
+            if (observer is Logging.MessageRecorder recorder)
+            {
+                recorder.Clock = system.Clock;
+            }
+
             system.AddDeliveryObserver(observer);
         }
 
