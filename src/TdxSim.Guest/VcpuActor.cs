@@ -153,7 +153,7 @@ public sealed class VcpuActor : ReceiveActor
                 return;
 
             case CpuExitKind.EptViolation:
-                Fatal(exit.Rip, $"EPT violation on private memory at GPA 0x{exit.Ve.Gpa:x}: {exit.Detail}");
+                Fatal(exit.Rip, exit.Detail ?? $"EPT violation on private memory at GPA 0x{exit.Ve.Gpa:x}");
                 return;
 
             default:
