@@ -104,7 +104,7 @@ public sealed class GuestFaultTests
     }
 
     [Fact]
-    public void PrivateAccessToAPageConvertedToShared_KillsTheTd()
+    public void PrivateAccessToAPageConvertedToShared_IsGuestFatal()
     {
         TdRun run = RunFatal(
             a =>

@@ -1,0 +1,87 @@
+using Iced.Intel;
+using TdxSim.Abi;
+using TdxSim.Machine.Scenarios;
+using TdxSim.Machine.Tests.Guests;
+using static Iced.Intel.AssemblerRegisters;
+
+namespace TdxSim.Machine.Tests.EndToEnd;
+
+/// <summary>Several vCPUs in one TD, with one VMM or one per vCPU.</summary>
+public sealed class SmpTests
+{
+    [Theory]
+    [InlineData(VmmTopology.Single)]
+    [InlineData(VmmTopology.PerVcpu)]
+    public void FourVcpus_EachSeesItsIndexInRdiVpInfoCpuidAndItsOwnVmmMsrs(VmmTopology topology)
+    {
+        TdRun run = TdRunner.Run(
+            b =>
+            {
+                Assembler a = b.Asm;
+                a.mov(rbp, rdi);                               // index (RDI at entry)
+                a.mov(eax, (uint)TdcallLeaf.VpInfo);
+                a.tdcall();
+                a.mov(rbx, r9);                                // TDG.VP.INFO: this vCPU's index
+                a.mov(eax, 1);
+                a.xor(ecx, ecx);
+                a.cpuid();                                     // EBX[31:24]: APIC ID
+                a.shr(ebx, 24);
+                a.shl(rbx, 8);
+                a.or(rbx, r9);
+
+                // x2APIC TPR, a per-vCPU register of the VMM's APIC model: write 0x10 + index by #VE, read it by paravirt.
+                a.mov(ecx, 0x808);
+                a.lea(eax, __[rbp + 0x10]);
+                a.xor(edx, edx);
+                a.wrmsr();
+                a.Tdvmcall(TdVmcallSubfunction.InstructionRdmsr, 0x808);
+                a.shl(rbx, 8);
+                a.or(rbx, r11);
+                a.shl(rbp, 24);
+                a.or(rbx, rbp);
+                a.Report(rbx);                                 // index | APIC ID | VP.INFO index | TPR, a byte each
+                a.HaltForever();
+            },
+            s => s with { Vmm = topology },
+            vcpus: 4).AssertExit(0, "halted");
+
+        Assert.Equal(Enumerable.Range(0, 4).Select(i => (ulong)((i << 24) | (i << 16) | (i << 8) | (0x10 + i))), run.Reports.Order());
+        Assert.All(run.Result.Vcpus, v => Assert.Equal("halted", v.State));
+        Assert.Equal(4, run.Counter("vmm.tdvmcall.Instruction.HLT.halted"));
+    }
+
+    [Fact]
+    public void AVcpuSpinningOnMemory_LetsItsPeerFinishAOneTdvmcallHandshakeWithinAMillionInstructions()
+    {
+        // vCPU 0 makes one TDVMCALL and then raises a flag; vCPU 1 spins on the flag. On hardware a TDVMCALL round trip
+        // costs a spinning peer some thousands of instructions. The vCPU actor yields after every slice of 50,000
+        // instructions "so other actors get their turn", so the peer must see the flag after a few slices (today: 2),
+        // not after a whole mailbox batch of 100 slices.
+        TdRun run = TdRunner.Run(
+            b =>
+            {
+                Assembler a = b.Asm;
+                Label flag = a.CreateLabel();
+                Label waiter = a.CreateLabel();
+                Label spin = a.CreateLabel();
+                a.test(rdi, rdi);
+                a.jnz(waiter);
+                a.Tdvmcall(TdVmcallSubfunction.InstructionIo, 1, TdVmcall.IoDirectionOut, GuestAsm.UartScratch, 1);
+                a.mov(__dword_ptr[flag], 1);
+                a.HaltForever();
+                a.Label(ref waiter);
+                a.pause();
+                a.Label(ref spin);
+                a.cmp(__dword_ptr[flag], 0);
+                a.je(spin);
+                a.HaltForever();
+                a.Label(ref flag);
+                a.dd(0u);
+            },
+            s => s with { Deterministic = true, Seed = 3, MaxInstructions = 20_000_000 },
+            vcpus: 2).AssertExit(0, "halted");
+
+        ulong spun = run.Result.Vcpus[1].Instructions;
+        Assert.True(spun < 500_000, $"vCPU 1 spun {spun:N0} instructions while vCPU 0 made one TDVMCALL");
+    }
+}
