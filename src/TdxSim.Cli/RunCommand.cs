@@ -38,6 +38,10 @@ internal static class RunCommand
         {
             string? imagePath = parse.GetValue(image);
             string? scenarioPath = parse.GetValue(scenarioArg);
+            if (scenarioPath is not null && scenarioPath.StartsWith('-'))
+            {
+                throw new UsageException($"run: unknown option '{scenarioPath}' (see tdxsim run --help)");
+            }
 
             // An image without a scenario runs on the contract's defaults (1 vCPU, 64M), not on smp-hello's.
             Scenario scenario = scenarioPath is null && imagePath is not null

@@ -1,0 +1,80 @@
+using TdxSim.Images.Guests;
+using TdxSim.Machine.Scenarios;
+using TdxSim.Machine.Stress;
+
+namespace TdxSim.Machine.Tests.Stress;
+
+public sealed class StressRunnerTests
+{
+    [Theory]
+    [InlineData(StressOp.Pio, IoPath.Ve, 8)]
+    [InlineData(StressOp.Pio, IoPath.Paravirt, 4)]
+    [InlineData(StressOp.Mmio, IoPath.Ve, 8)]
+    [InlineData(StressOp.Mmio, IoPath.Paravirt, 4)]
+    [InlineData(StressOp.Cpuid, IoPath.Ve, 8)]
+    [InlineData(StressOp.Cpuid, IoPath.Paravirt, 4)]
+    [InlineData(StressOp.Msr, IoPath.Ve, 8)]
+    [InlineData(StressOp.Msr, IoPath.Paravirt, 4)]
+    [InlineData(StressOp.Vmcall, IoPath.Paravirt, 4)]
+    public void Run_Count_DoesExactlyThatManyRoundTripsOfTheExpectedShape(StressOp op, IoPath path, int messagesPerOp)
+    {
+        StressResult r = StressRunner.Run(new StressOptions { Op = op, Path = path, Count = 300, Vcpus = 1 });
+
+        Assert.Equal(ExitStatus.Success, r.ExitStatus);
+        Assert.Equal(300, r.Ops);
+        // Every op is one #VE (8 messages) or one TDCALL (4); the rest is start-up and shutdown bookkeeping.
+        long overhead = r.Messages - (r.Ops * messagesPerOp);
+        Assert.InRange(overhead, 0, 16);
+        Assert.True(r.LatencyNs.P50 > 0);
+        Assert.True(r.LatencyNs.P50 <= r.LatencyNs.P99 && r.LatencyNs.P99 <= r.LatencyNs.P999 && r.LatencyNs.P999 <= r.LatencyNs.Max);
+        Assert.True(r.OpsPerSecond > 0);
+    }
+
+    [Fact]
+    public void Run_CountSplitsOverVcpus_AndPerVcpuVmm()
+    {
+        StressResult r = StressRunner.Run(new StressOptions { Op = StressOp.Pio, Path = IoPath.Paravirt, Count = 1001, Vcpus = 3, Vmm = VmmTopology.PerVcpu });
+        Assert.Equal(ExitStatus.Success, r.ExitStatus);
+        Assert.Equal(1001, r.Ops);
+    }
+
+    [Fact]
+    public void Run_Deterministic_IsReproducibleInVirtualTime()
+    {
+        var options = new StressOptions { Op = StressOp.Mmio, Path = IoPath.Ve, Count = 200, Vcpus = 2, Deterministic = true, Seed = 7 };
+        StressResult a = StressRunner.Run(options);
+        StressResult b = StressRunner.Run(options);
+
+        Assert.Equal(a.Ops, b.Ops);
+        Assert.Equal(a.Messages, b.Messages);
+        Assert.Equal(a.VirtualNanoseconds, b.VirtualNanoseconds);
+        Assert.Equal(a.LatencyNs, b.LatencyNs);
+        Assert.True(a.VirtualNanoseconds > 0);
+    }
+
+    [Fact]
+    public void Run_Seconds_EndsByTheTimeLimit()
+    {
+        StressResult r = StressRunner.Run(new StressOptions { Op = StressOp.Vmcall, Path = IoPath.Paravirt, Count = null, Seconds = 0.2, Deterministic = true });
+        Assert.Equal(ExitStatus.LimitReached, r.ExitStatus);
+        Assert.Equal("time-limit", r.Reason);
+        Assert.True(r.Ops > 0);
+    }
+
+    [Fact]
+    public void Run_VmcallOnTheVePath_IsRefused()
+    {
+        ScenarioException e = Assert.Throws<ScenarioException>(() => StressRunner.Run(new StressOptions { Op = StressOp.Vmcall, Path = IoPath.Ve }));
+        Assert.Contains("paravirt", e.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(0, 100.0)]
+    [InlineData(257, 100.0)]
+    public void Run_BadVcpuCount_IsRefused(int vcpus, double count)
+        => Assert.Throws<ScenarioException>(() => StressRunner.Run(new StressOptions { Vcpus = vcpus, Count = (ulong)count }));
+
+    [Fact]
+    public void Run_ZeroCount_IsRefused()
+        => Assert.Throws<ScenarioException>(() => StressRunner.Run(new StressOptions { Count = 0 }));
+}
