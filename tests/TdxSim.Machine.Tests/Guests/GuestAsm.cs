@@ -190,4 +190,32 @@ internal static class GuestAsm
         a.Label(ref ok);
         a.nop(); // carries the label, so a caller may place its own label next
     }
+
+    /// <summary>Fills <paramref name="qwords"/> quadwords at <paramref name="start"/> with <paramref name="pattern"/> (REP STOSQ). Clobbers RAX, RCX, RDI.</summary>
+    public static void Fill(this Assembler a, ulong start, ulong qwords, ulong pattern)
+    {
+        a.mov(rdi, start);
+        a.mov(rcx, qwords);
+        a.mov(rax, pattern);
+        a.cld();
+        a.rep.stosq();
+    }
+
+    /// <summary>
+    /// Debug-exits with <paramref name="code"/> unless every one of <paramref name="qwords"/> quadwords at
+    /// <paramref name="start"/> equals <paramref name="pattern"/> (REPE SCASQ). Clobbers RAX, RCX, RDI.
+    /// </summary>
+    public static void ExpectFilled(this Assembler a, ulong start, ulong qwords, ulong pattern, byte code)
+    {
+        Label ok = a.CreateLabel();
+        a.mov(rdi, start);
+        a.mov(rcx, qwords);
+        a.mov(rax, pattern);
+        a.cld();
+        a.repe.scasq();
+        a.je(ok);
+        a.DebugExit(code);
+        a.Label(ref ok);
+        a.nop(); // carries the label, so a caller may place its own label next
+    }
 }
