@@ -10,21 +10,7 @@ namespace TdxSim.Machine.Tests.EndToEnd;
 /// </summary>
 public sealed class BuiltInGuestTests
 {
-    /// <summary>What one walk prints; both walks must print the same values (the guest also compares them).</summary>
-    private static string Walk(string tag, int vcpus, ulong page) =>
-        $"[{tag}] CPUID 0x40000000: \"TdxSimTdxSim\"\n"
-        + $"[{tag}] RDMSR 0x802 (x2APIC ID) = 0x0000000000000000\n"
-        + $"[{tag}] WRMSR 0x80f (x2APIC SPIV) = 0x1ff, read back 0x000001ff\n"
-        + $"[{tag}] TDG.VP.INFO: GPAW 48, vCPUs {vcpus}, this vCPU 0\n"
-        + $"[{tag}] I/O APIC version register = 0x00170020\n"
-        + $"[{tag}] test device scratch = 0x1122334455667788\n"
-        + $"[{tag}] PCI 00:00.0 vendor:device = 8086:29c0\n"
-        + $"[{tag}] page 0x{page:x}: MapGPA to shared, wrote/read 0xcafef00dcafef00d; back to private, reads 0x0000000000000000\n";
-
-    private static string Walks(int vcpus) =>
-        "== walk 1 of 2: #VE ==\n" + Walk("#VE", vcpus, 0x20_0000)
-        + "== walk 2 of 2: paravirt TDCALL ==\n" + Walk("paravirt", vcpus, 0x20_1000)
-        + "both walks saw the same device-visible results\n";
+    private static string Walks(int vcpus) => TourTranscript.Walks(vcpus);
 
     [Fact]
     public void Demo_OneVcpu_PrintsTheExactTranscriptAndExitsThroughPort0xF4WithStatus1()
