@@ -47,6 +47,22 @@ public sealed class GuestFaultTests
         Assert.Equal(1, run.Counter("vmm.tdvmcall.Instruction.HLT.halted"));
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    public void CleanRun_LosesNoMessage_NoDeadLettersUnhandledMessagesFailuresOrUnexpectedReplies(int vcpus)
+    {
+        // "Nothing is silently dropped" (contract section 6): a TD that simply halts must not leave dead letters behind,
+        // or the counter cannot tell a real loss from shutdown noise.
+        TdRun run = TdRunner.Run(b => b.Asm.HaltForever(), vcpus: vcpus).AssertExit(0, "halted");
+
+        Assert.Equal(0, run.Counter("runtime.unhandled"));
+        Assert.Equal(0, run.Counter("runtime.failures"));
+        Assert.Equal(0, run.Counter("runtime.dropped"));
+        Assert.Equal(0, run.Counter("runtime.unexpected_replies"));
+        Assert.Equal(0, run.Counter("runtime.dead_letters"));
+    }
+
     [Fact]
     public void StiHlt_HltWithInterruptsEnabledIsRefusedByTheGuestKernel_GuestFatal()
     {

@@ -45,6 +45,23 @@ public sealed class PortIoTests
     }
 
     [Fact]
+    public void PostCodePort_WrittenByVeAndByParavirt_CountsBothWrites()
+    {
+        TdRun run = TdRunner.Run(b =>
+        {
+            Assembler a = b.Asm;
+            a.mov(al, 0x11);
+            a.@out(0x80, al);
+            a.Tdvmcall(TdVmcallSubfunction.InstructionIo, 1, TdVmcall.IoDirectionOut, 0x80, 0x22);
+            a.Success();
+        }).AssertExit(0);
+
+        Assert.Equal(2, run.Counter("vmm.post_codes"));
+        Assert.Equal(2, run.Counter("device.device.post.writes"));
+        Assert.Empty(run.Com1Bytes);
+    }
+
+    [Fact]
     public void UartScratchRegister_WrittenOnOnePathAndReadOnTheOther_HoldsTheValue()
     {
         TdRun run = TdRunner.Run(b =>
