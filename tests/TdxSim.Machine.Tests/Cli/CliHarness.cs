@@ -70,23 +70,6 @@ internal sealed class CliHarness : IDisposable
     /// <summary>Assembles a flat image for the default load address 0x100000 and writes it.</summary>
     public string FlatImage(string name, Action<Assembler> emit) => File(name, GuestProgram.Assemble(0x10_0000, emit).Code);
 
-    /// <summary>The shared anchor binaries beside the checkout (<c>shared/anchors/bin</c>).</summary>
-    public static string Anchor(string name)
-    {
-        for (DirectoryInfo? dir = new(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (System.IO.File.Exists(Path.Combine(dir.FullName, "Actors.sln")))
-            {
-                string candidate = Path.GetFullPath(Path.Combine(dir.FullName, "..", "shared", "anchors", "bin", name));
-                Assert.True(System.IO.File.Exists(candidate), $"anchor {name} not found at {candidate}: shared/ must sit beside the checkout");
-                return candidate;
-            }
-        }
-
-        Assert.Fail($"cannot find the repository root (Actors.sln) above {AppContext.BaseDirectory}");
-        return string.Empty;
-    }
-
     public void Dispose()
     {
         try
