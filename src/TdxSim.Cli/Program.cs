@@ -26,7 +26,7 @@ public static class Program
         ParseResult parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
-            stderr.WriteLine($"tdxsim: {parse.Errors[0].Message}");
+            stderr.WriteLine($"tdxsim: {MostUsefulError(parse, args)}");
             return ExitStatus.UsageError;
         }
 
@@ -49,6 +49,43 @@ public static class Program
             stderr.WriteLine($"tdxsim: internal error: {e.GetType().Name}: {e.Message} (set TDXSIM_DEBUG=1 for the stack trace)");
             return ExitStatus.InternalError;
         }
+    }
+
+    /// <summary>
+    /// One line for the user. System.CommandLine reports an unknown option's value ("Unrecognized ... '2'") before
+    /// the option itself, so an unrecognized token that looks like an option is named first.
+    /// </summary>
+    private static string MostUsefulError(ParseResult parse, string[] args)
+    {
+        Command command = parse.CommandResult.Command;
+        foreach (string arg in args)
+        {
+            if (arg.Length > 1 && arg[0] == '-' && !IsKnownOption(command, arg))
+            {
+                return $"{command.Name}: unknown option '{arg}' (see tdxsim {command.Name} --help)";
+            }
+        }
+
+        return parse.Errors[0].Message;
+    }
+
+    private static bool IsKnownOption(Command command, string token)
+    {
+        string name = token.Split('=', 2)[0];
+        if (name is "--help" or "-h" or "-?" or "--version")
+        {
+            return true;
+        }
+
+        foreach (Option option in command.Options)
+        {
+            if (option.Name == name || option.Aliases.Contains(name))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static RootCommand BuildCommands(Stream stdout, TextWriter stdoutText, TextWriter stderr)

@@ -123,6 +123,11 @@ internal static class RunCommand
         MachineResult result = TdMachine.Run(scenario, new MachineIo(stdout, outputs.Observers));
         outputs.Complete(stderr);
 
+        foreach (string fatal in result.ResumedFatalErrors)
+        {
+            stderr.WriteLine($"tdxsim: the guest reported a fatal error and the host resumed it: {fatal}");
+        }
+
         foreach (ulong report in result.Reports)
         {
             stderr.WriteLine($"tdxsim: selftest report 0x{report:x}");

@@ -42,6 +42,11 @@ public sealed unsafe class Cpu
             throw new ArgumentOutOfRangeException(nameof(options), $"MaxBlockInstructions {options.MaxBlockInstructions} is outside 1..256");
         }
 
+        if (options.PauseExitInterval < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), $"PauseExitInterval {options.PauseExitInterval} must be zero or positive");
+        }
+
         if (options.RepChunk < 1)
         {
             throw new ArgumentOutOfRangeException(nameof(options), $"RepChunk {options.RepChunk} must be positive");
@@ -61,6 +66,7 @@ public sealed unsafe class Cpu
         _core->TscPerInstruction = options.TscPerInstruction;
         _core->TscOffset = options.TscOffset;
         _core->RepChunk = (uint)options.RepChunk;
+        _core->PauseExitInterval = (uint)options.PauseExitInterval;
         _core->State.Rflags = CpuState.ResetRflags;
         _builder = new BlockBuilder(memory, options.MaxBlockInstructions);
     }
@@ -203,6 +209,10 @@ public sealed unsafe class Cpu
                     }
 
                     break;
+                case Status.Yield:
+                    c->State.InstructionsRetired += (ulong)(i + 1);
+                    c->State.Rip = op->NextRip;
+                    return new CpuExit(CpuExitKind.Pause, c->State.Rip, default, 0, 0, null);
                 case Status.Restart:
                     c->State.InstructionsRetired += (ulong)i;
                     remaining -= (ulong)i;

@@ -8,6 +8,9 @@ public enum CpuExitKind
     /// <summary>The requested number of instructions retired.</summary>
     InstructionLimit,
 
+    /// <summary>A pause-loop exit (<see cref="CpuOptions.PauseExitInterval"/>): the PAUSE retired, RIP is past it.</summary>
+    Pause,
+
     /// <summary>TDCALL (<c>66 0F 01 CC</c>); RIP is at the TDCALL. The caller completes it and advances RIP by 4.</summary>
     Tdcall,
 
@@ -73,6 +76,7 @@ public readonly struct CpuExit
     public override string ToString() => Kind switch
     {
         CpuExitKind.InstructionLimit => $"instruction limit at rip=0x{Rip:x}",
+        CpuExitKind.Pause => $"pause-loop exit at rip=0x{Rip:x}",
         CpuExitKind.Tdcall => $"tdcall at rip=0x{Rip:x}",
         CpuExitKind.VirtualizationException =>
             $"#VE {Ve.ReasonName} qual=0x{Ve.ExitQualification:x} gpa=0x{Ve.Gpa:x} len={Ve.InstructionLength} at rip=0x{Rip:x}",

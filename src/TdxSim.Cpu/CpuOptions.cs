@@ -16,4 +16,10 @@ public sealed record CpuOptions
     /// <summary>Most iterations a REP string instruction runs before the interpreter checks its limits again
     /// (the instruction then restarts where it stopped, as after an interrupt window).</summary>
     public int RepChunk { get; init; } = 1 << 16;
+
+    /// <summary>
+    /// Pause-loop exiting: every this-many PAUSE instructions end <see cref="Cpu.Run"/> with <see cref="CpuExitKind.Pause"/>,
+    /// as PLE makes a spinning vCPU exit so the host can schedule the vCPU holding the lock. 0 (the default): never.
+    /// </summary>
+    public int PauseExitInterval { get; init; }
 }

@@ -128,7 +128,9 @@ public sealed class VcpuActor : ReceiveActor
         switch (exit.Kind)
         {
             case CpuExitKind.InstructionLimit:
-                // Yield: let other messages (a stop, other actors under the deterministic dispatcher) run.
+            case CpuExitKind.Pause:
+                // Yield: let other messages (a stop, other actors under the deterministic dispatcher) run. A
+                // pause-loop exit yields early, so a spinning vCPU does not starve the vCPU holding the lock.
                 Self.Tell(RunSlice, Self);
                 return;
 
@@ -258,7 +260,12 @@ public sealed class VcpuActor : ReceiveActor
                 return;
 
             case KernelStepKind.Resume:
-                _stats.VeLatency.Record(Now - _exitStartedNs);
+                // A HLT #VE's round trip includes the time spent halted: it is not a latency.
+                if (_kernel.CurrentVe.ExitReason != VeExitReason.Hlt)
+                {
+                    _stats.VeLatency.Record(Now - _exitStartedNs);
+                }
+
                 Resume();
                 return;
 

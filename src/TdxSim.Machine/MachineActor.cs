@@ -14,6 +14,7 @@ internal sealed record MachineWiring(
     Func<int, IActorRef, IActorRef, Props> VcpuProps,
     ulong? HltWakeNs,
     ulong? TimeLimitNs,
+    bool ResumeAfterFatalError,
     TaskCompletionSource<MachineOutcome> Completion);
 
 /// <summary>How the TD ended, as the machine actor saw it.</summary>
@@ -25,7 +26,8 @@ internal sealed record MachineOutcome(
     IReadOnlyList<ulong> Reports,
     long UnexpectedReplies,
     long PostCodes,
-    long QuotesCompleted);
+    long QuotesCompleted,
+    IReadOnlyList<string> ResumedFatalErrors);
 
 /// <summary>
 /// The supervisor of one TD. It creates the VMM (one, or a <c>vmm</c> group with one per vCPU), the TDX module
@@ -45,6 +47,7 @@ internal sealed class MachineActor : ReceiveActor
     private readonly bool[] _haltedWithInterrupts;
     private readonly VcpuFinalState?[] _finalStates;
     private readonly List<ulong> _reports = [];
+    private readonly List<string> _resumedFatalErrors = [];
     private int _groupsPending;
     private int _haltedCount;
     private int _statesPending;
@@ -152,8 +155,12 @@ internal sealed class MachineActor : ReceiveActor
             case GuestStopKind.SelftestSuccess:
                 Decide(ExitStatus.Success, "selftest-success", $"vCPU {request.Vcpu} signalled success on port 0x30");
                 break;
+            case GuestStopKind.ReportedFatalError when _wiring.ResumeAfterFatalError:
+                // The host chose to resume the guest (as the KVM selftest's host does): record it, keep running.
+                _resumedFatalErrors.Add($"vCPU {request.Vcpu}: {request.Detail}");
+                break;
             case GuestStopKind.ReportedFatalError:
-                Decide(ExitStatus.GuestFatal, "report-fatal-error", $"vCPU {request.Vcpu}: TDG.VP.VMCALL<ReportFatalError> code 0x{request.Value:x16}: {request.Detail}");
+                Decide(ExitStatus.GuestFatal, "report-fatal-error", $"vCPU {request.Vcpu}: TDG.VP.VMCALL<{request.Detail}>");
                 break;
             case GuestStopKind.GuestFatal:
                 Decide(ExitStatus.GuestFatal, "guest-fatal", request.Detail);
@@ -271,13 +278,22 @@ internal sealed class MachineActor : ReceiveActor
             return;
         }
 
+        // The run is over: the vCPUs stop with the system, and their Terminated must not reach a stopped machine.
+        foreach (IActorRef vcpu in _vcpus)
+        {
+            if (vcpu is not null)
+            {
+                Context.Unwatch(vcpu);
+            }
+        }
+
         var states = new VcpuFinalState[_finalStates.Length];
         for (int i = 0; i < states.Length; i++)
         {
             states[i] = _finalStates[i] ?? new VcpuFinalState(i, "lost", 0, 0, 0, default);
         }
 
-        _wiring.Completion.TrySetResult(new MachineOutcome(d.Status, d.Reason, d.Detail, states, [.. _reports], _unexpectedReplies, _postCodes, _quotes));
+        _wiring.Completion.TrySetResult(new MachineOutcome(d.Status, d.Reason, d.Detail, states, [.. _reports], _unexpectedReplies, _postCodes, _quotes, [.. _resumedFatalErrors]));
     }
 
     private sealed record ChildFailed(string Detail);

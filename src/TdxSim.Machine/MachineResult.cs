@@ -54,6 +54,9 @@ public sealed record MachineResult(
     long VirtualNanoseconds,
     IReadOnlyList<Guest.Diagnostics.VcpuStatistics> Statistics)
 {
+    /// <summary>ReportFatalError calls the host answered by resuming the guest (<c>on_fatal_error: resume</c>).</summary>
+    public IReadOnlyList<string> ResumedFatalErrors { get; init; } = [];
+
     /// <summary>Instructions retired by every vCPU.</summary>
     public ulong TotalInstructions
     {

@@ -32,7 +32,10 @@ public sealed record MachineIo(Stream Com1, IReadOnlyList<IDeliveryObserver>? Ob
 public static class TdMachine
 {
     /// <summary>Instructions a vCPU runs before yielding to its mailbox.</summary>
-    public const ulong DefaultSliceInstructions = 50_000;
+    public const ulong DefaultSliceInstructions = 20_000;
+
+    /// <summary>PAUSEs between pause-loop exits: a spin-wait loop yields after this many iterations.</summary>
+    public const int PauseExitInterval = 4;
 
     /// <summary>Runs <paramref name="scenario"/>.</summary>
     /// <exception cref="ScenarioException">The scenario, image or options are unusable (exit status 2).</exception>
@@ -75,7 +78,7 @@ public static class TdMachine
         var stats = new VcpuStatistics[scenario.Vcpus];
         for (int i = 0; i < cpus.Length; i++)
         {
-            cpus[i] = new Cpu.Cpu(memory, i);
+            cpus[i] = new Cpu.Cpu(memory, i, new Cpu.CpuOptions { PauseExitInterval = PauseExitInterval });
             stats[i] = new VcpuStatistics();
             ResetVcpu(ref cpus[i].State, i, scenario, image.Entry);
         }
@@ -92,6 +95,7 @@ public static class TdMachine
                 i, cpus[i], module, machine, kernel, scenario.MaxInstructions, DefaultSliceInstructions, stats[i])),
             scenario.VmmSettings.HltWakeNs,
             scenario.TimeLimitMs * 1_000_000,
+            scenario.VmmSettings.OnFatalError == FatalErrorPolicy.Resume,
             completion);
 
         var options = new ActorSystemOptions
@@ -100,6 +104,11 @@ public static class TdMachine
             Seed = scenario.Seed,
             CostModel = scenario.Deterministic ? new TdCostModel(scenario.Costs, cpus) : null,
         };
+        if (!scenario.Deterministic)
+        {
+            EnsurePoolThreads(scenario.Vcpus);
+        }
+
         var wall = Stopwatch.StartNew();
         using ActorSystem system = ActorSystem.Create("td", options);
         foreach (IDeliveryObserver observer in io.Observers ?? [])
@@ -135,7 +144,7 @@ public static class TdMachine
         var counters = new SortedDictionary<string, long>(StringComparer.Ordinal);
         Merge(counters, "vmm.", vmmCore.Counters.Snapshot());
         Merge(counters, "tdx_module.", moduleCore.Counters.Snapshot());
-        Merge(counters, "device.", devices.GetCounters());
+        Merge(counters, string.Empty, devices.GetCounters());
         for (int i = 0; i < stats.Length; i++)
         {
             counters[$"vcpu{i}.ve"] = stats[i].VeCount;
@@ -154,10 +163,29 @@ public static class TdMachine
         counters["runtime.unexpected_replies"] = outcome.UnexpectedReplies;
         counters["vmm.post_codes"] = outcome.PostCodes;
         counters["vmm.quotes_completed"] = outcome.QuotesCompleted;
+        counters["vmm.fatal_errors_resumed"] = outcome.ResumedFatalErrors.Count;
         counters["com1.bytes"] = com1.BytesWritten;
 
         return new MachineResult(outcome.ExitStatus, outcome.Reason, outcome.Detail, outcome.Vcpus, outcome.Reports,
-            counters, wall.Elapsed, endNs, stats);
+            counters, wall.Elapsed, endNs, stats)
+        {
+            ResumedFatalErrors = outcome.ResumedFatalErrors,
+        };
+    }
+
+    /// <summary>
+    /// The concurrent dispatcher runs actors on the .NET thread pool. Busy vCPUs each hold a pool thread for a
+    /// slice; without enough threads the pool's slow thread injection (and a caller blocked on a pool thread,
+    /// as in a test host) would leave the module, the VMM or a lock-holding vCPU waiting behind spinning ones.
+    /// </summary>
+    private static void EnsurePoolThreads(int vcpus)
+    {
+        ThreadPool.GetMinThreads(out int workers, out int io);
+        int wanted = Math.Min(vcpus + 4, 512);
+        if (workers < wanted)
+        {
+            ThreadPool.SetMinThreads(wanted, io);
+        }
     }
 
     private static void Validate(Scenario scenario)

@@ -125,8 +125,12 @@ internal static unsafe partial class Translator
             case Mnemonic.Cmc: return Plain(ref t, &SystemOps.Cmc);
             case Mnemonic.Lahf: return Plain(ref t, &SystemOps.Lahf);
             case Mnemonic.Sahf: return Plain(ref t, &SystemOps.Sahf);
-            case Mnemonic.Nop:
             case Mnemonic.Pause:
+                // A pause-loop exit may end the run here, so RFLAGS must be exact before it.
+                t.Precise = &SystemOps.Pause;
+                t.Barrier = true;
+                return true;
+            case Mnemonic.Nop:
             case Mnemonic.Lfence:
             case Mnemonic.Sfence:
             case Mnemonic.Endbr64:

@@ -51,6 +51,12 @@ internal unsafe struct CpuCore
     public ulong TscOffset;
     public uint RepChunk;
 
+    /// <summary>PAUSEs between pause-loop exits (0: PAUSE never exits).</summary>
+    public uint PauseExitInterval;
+
+    /// <summary>PAUSEs since the last pause-loop exit.</summary>
+    public uint PausesSinceExit;
+
     // Exit information written by the handler that stops.
     public CoreExit Exit;
     public FaultDetail Detail;
@@ -114,6 +120,9 @@ internal static class Status
 
     /// <summary>Not retired, partly done (a REP instruction yielding): resume at the same RIP with a fresh block.</summary>
     public const int Restart = 3;
+
+    /// <summary>Retired, and return from Run now: a pause-loop exit (the vCPU is spinning; let others run).</summary>
+    public const int Yield = 4;
 }
 
 /// <summary>

@@ -11,6 +11,22 @@ internal static unsafe class SystemOps
 {
     public static int Nop(CpuCore* c, Op* op) => Status.Continue;
 
+    /// <summary>
+    /// PAUSE: a spin-wait hint. With pause-loop exiting on, every <see cref="CpuCore.PauseExitInterval"/>th PAUSE
+    /// ends the run (as PLE makes a spinning vCPU exit so the host can run the lock holder).
+    /// </summary>
+    public static int Pause(CpuCore* c, Op* op)
+    {
+        uint interval = c->PauseExitInterval;
+        if (interval == 0 || ++c->PausesSinceExit < interval)
+        {
+            return Status.Continue;
+        }
+
+        c->PausesSinceExit = 0;
+        return Status.Yield;
+    }
+
     public static int Mfence(CpuCore* c, Op* op)
     {
         Interlocked.MemoryBarrier();

@@ -61,12 +61,13 @@ public static class StressGuest
         Label fail = a.CreateLabel("fail");
         bool forever = counts.Count == 0;
 
-        // RBX = this vCPU's count (from the table, by RDI = vCPU index); RBX is never a TDVMCALL register.
+        // RBP = this vCPU's count (from the table, by RDI = vCPU index): no operation writes RBP (CPUID writes
+        // EAX..EDX, RDMSR EDX:EAX, the TDVMCALLs R10..R15).
         if (!forever)
         {
             a.lea(rax, __[table]);
-            a.mov(rbx, __qword_ptr[rax + rdi * 8]);
-            a.test(rbx, rbx);
+            a.mov(rbp, __qword_ptr[rax + rdi * 8]);
+            a.test(rbp, rbp);
             a.jz(done);
         }
 
@@ -87,7 +88,7 @@ public static class StressGuest
         }
         else
         {
-            a.dec(rbx);
+            a.dec(rbp);
             a.jnz(loop);
         }
 
@@ -122,11 +123,11 @@ public static class StressGuest
         {
             case StressOp.Pio:
                 a.mov(edx, UartScratchPort);
-                a.mov(eax, ebx);
+                a.mov(eax, ebp);
                 a.@out(dx, al);
                 break;
             case StressOp.Mmio:
-                a.mov(eax, ebx);
+                a.mov(eax, ebp);
                 a.mov(__dword_ptr[rdi], eax);
                 break;
             case StressOp.Cpuid:
@@ -155,14 +156,14 @@ public static class StressGuest
                 a.mov(r12d, 1);                 // size
                 a.mov(r13d, 1);                 // out
                 a.mov(r14d, UartScratchPort);
-                a.mov(r15d, ebx);
+                a.mov(r15d, ebp);
                 break;
             case StressOp.Mmio:
                 a.mov(r11d, 48);                // #VE.RequestMMIO
                 a.mov(r12d, 4);
                 a.mov(r13d, 1);                 // write
                 a.mov(r14, rdi);
-                a.mov(r15d, ebx);
+                a.mov(r15d, ebp);
                 break;
             case StressOp.Cpuid:
                 a.mov(r11d, 10);                // Instruction.CPUID

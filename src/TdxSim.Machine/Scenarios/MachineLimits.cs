@@ -17,14 +17,14 @@ public static class MachineLimits
     {
         if (bytes % Abi.GuestPhysical.PageSize != 0)
         {
-            return $"memory size {bytes:#x} is not a multiple of 4 KiB";
+            return $"memory size 0x{bytes:x} is not a multiple of 4 KiB";
         }
 
         if (bytes < MinMemory)
         {
-            return $"memory size {bytes:#x} is below the 1M minimum";
+            return $"memory size 0x{bytes:x} is below the 1M minimum";
         }
 
-        return bytes > MaxMemory ? $"memory size {bytes:#x} exceeds the {MaxMemory >> 40}T maximum" : null;
+        return bytes > MaxMemory ? $"memory size 0x{bytes:x} exceeds the {MaxMemory >> 40}T maximum" : null;
     }
 }

@@ -190,7 +190,7 @@ public static class ScenarioLoader
                 {
                     case "index":
                         ulong n = reader.Number(v);
-                        index = n <= uint.MaxValue ? (uint)n : throw reader.Fail(v, $"MSR index {n:#x} does not fit in 32 bits");
+                        index = n <= uint.MaxValue ? (uint)n : throw reader.Fail(v, $"MSR index 0x{n:x} does not fit in 32 bits");
                         break;
                     case "access":
                         access = reader.Choice(v, "rw", "ro", "wo") switch

@@ -74,6 +74,7 @@ public static class StressRunner
 
         ulong[] counts = [];
         ulong? timeLimitMs = null;
+        ulong? maxInstructions = null;
         if (options.Seconds is double s)
         {
             if (!(s > 0 && s <= 86_400))
@@ -96,6 +97,9 @@ public static class StressRunner
             {
                 counts[i] = (total / (ulong)options.Vcpus) + ((ulong)i < total % (ulong)options.Vcpus ? 1UL : 0UL);
             }
+
+            // A safety net: an operation is at most a dozen instructions, so a guest that runs far past that is broken.
+            maxInstructions = (counts[0] * 64) + 10_000;
         }
 
         var scenario = new Scenario
@@ -107,6 +111,7 @@ public static class StressRunner
             Deterministic = options.Deterministic,
             Seed = options.Seed,
             TimeLimitMs = timeLimitMs,
+            MaxInstructions = maxInstructions,
             Quiet = true,
         };
 

@@ -34,8 +34,8 @@ public sealed class MmioTests
 
         Assert.Equal([0x0017_0020UL, 0x0017_0020UL], run.Reports);
         Assert.Equal(2, run.Counter("vcpu0.ve.EPT_VIOLATION"));
-        Assert.Equal(2, run.Counter("device.device.ioapic.reads"));
-        Assert.Equal(2, run.Counter("device.device.ioapic.writes"));
+        Assert.Equal(2, run.Counter("device.ioapic.reads"));
+        Assert.Equal(2, run.Counter("device.ioapic.writes"));
     }
 
     [Theory]
@@ -175,8 +175,8 @@ public sealed class MmioTests
         }).AssertExit(0);
 
         Assert.Equal([0xFFFF_FFFFUL], run.Reports64);
-        Assert.Equal(1, run.Counter("device.bus.mmio.unclaimed_reads"));
-        Assert.Equal(1, run.Counter("device.bus.mmio.unclaimed_writes"));
+        Assert.Equal(1, run.Counter("bus.mmio.unclaimed_reads"));
+        Assert.Equal(1, run.Counter("bus.mmio.unclaimed_writes"));
     }
 
     public static TheoryData<string, string, Action<Assembler>> UnsupportedInstructions => new()
@@ -211,7 +211,7 @@ public sealed class MmioTests
         Assert.Contains(reason, detail, StringComparison.Ordinal);
         Assert.Contains("EPT_VIOLATION", detail, StringComparison.Ordinal);
         Assert.Equal(program["mmio"], run.Result.Vcpus[0].Rip);
-        Assert.Equal(0, run.Counter("device.device.mmio-test.writes") + run.Counter("device.device.mmio-test.reads"));
+        Assert.Equal(0, run.Counter("device.mmio-test.writes") + run.Counter("device.mmio-test.reads"));
     }
 
     public static TheoryData<ulong, ulong, ulong> MalformedRequests => new()
@@ -238,8 +238,8 @@ public sealed class MmioTests
         }).AssertExit(0);
 
         Assert.Equal([TdxStatus.Success, TdVmcall.InvalidOperand], run.Reports64);
-        Assert.Equal(0, run.Counter("device.device.mmio-test.writes") + run.Counter("device.device.mmio-test.reads"));
-        Assert.Equal(0, run.Counter("device.bus.mmio.unclaimed_reads") + run.Counter("device.bus.mmio.unclaimed_writes"));
+        Assert.Equal(0, run.Counter("device.mmio-test.writes") + run.Counter("device.mmio-test.reads"));
+        Assert.Equal(0, run.Counter("bus.mmio.unclaimed_reads") + run.Counter("bus.mmio.unclaimed_writes"));
     }
 
     /// <summary>The encoding of the instruction at <paramref name="symbol"/>, in the diagnostic's lower-case hex.</summary>

@@ -38,8 +38,8 @@ public sealed class PortIoTests
         Assert.Equal("by #VE: hi\nby TDCALL: hi\n", run.Com1);
 
         // putc polls LSR once (THRE is always set) and writes THR: one read and one write per byte on both paths.
-        Assert.Equal(25, run.Counter("device.device.com1.writes"));
-        Assert.Equal(25, run.Counter("device.device.com1.reads"));
+        Assert.Equal(25, run.Counter("device.com1.writes"));
+        Assert.Equal(25, run.Counter("device.com1.reads"));
         Assert.Equal(2 * 11, run.Counter("vcpu0.ve.IO_INSTRUCTION"));
         Assert.Equal((2 * 25) + 1, run.Counter("vmm.tdvmcall.Instruction.IO.SUCCESS"));
     }
@@ -57,7 +57,7 @@ public sealed class PortIoTests
         }).AssertExit(0);
 
         Assert.Equal(2, run.Counter("vmm.post_codes"));
-        Assert.Equal(2, run.Counter("device.device.post.writes"));
+        Assert.Equal(2, run.Counter("device.post.writes"));
         Assert.Empty(run.Com1Bytes);
     }
 
@@ -186,7 +186,7 @@ public sealed class PortIoTests
 
         Assert.Equal([TdxStatus.Success, TdVmcall.InvalidOperand], run.Reports64);
         Assert.Empty(run.Com1Bytes);
-        Assert.Equal(0, run.Counter("device.device.com1.writes"));
+        Assert.Equal(0, run.Counter("device.com1.writes"));
         Assert.Equal(1, run.Counter("vmm.tdvmcall.Instruction.IO.INVALID_OPERAND"));
     }
 

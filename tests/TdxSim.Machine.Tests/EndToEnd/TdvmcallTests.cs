@@ -104,7 +104,7 @@ public sealed class TdvmcallTests
 
         Assert.Equal([TdxStatus.WithOperand(TdxStatus.OperandInvalid, Gpr.Rcx), 0x1234UL, (ulong)TdVmcallSubfunction.InstructionIo], run.Reports64);
         Assert.Empty(run.Com1Bytes);
-        Assert.Equal(0, run.Counter("device.device.com1.writes"));
+        Assert.Equal(0, run.Counter("device.com1.writes"));
     }
 
     [Fact]

@@ -103,7 +103,7 @@ public sealed class ScenarioLoaderTests
     [InlineData("vmm_settings:\n  msrs:\n    - {index: 0x100000000}", "x.yaml:3: MSR index 0x100000000 does not fit in 32 bits")]
     [InlineData("max_instructions: 0", "x.yaml:1: must be greater than zero")]
     [InlineData("- a\n- b", "x.yaml:1: a scenario must be a mapping")]
-    [InlineData("name: [unclosed", "x.yaml:1: invalid YAML")]
+    [InlineData("name: [unclosed", "x.yaml:2: invalid YAML")]
     public void Parse_BadInput_NamesFileLineAndProblem(string yaml, string expectedStart)
     {
         ScenarioException e = Assert.Throws<ScenarioException>(() => ScenarioLoader.Parse(yaml, "x.yaml"));

@@ -125,7 +125,7 @@ public sealed class GuestIoSelftests
 
         AssertEndsWithFatalInvalidOperand(run);
         Assert.Equal(values.Select(v => v.Value).Append(9UL), run.Reports64); // 4 writes + 4 reads, then this read
-        Assert.Equal(4, run.Counter("device.device.mmio-test.writes"));
+        Assert.Equal(4, run.Counter("device.mmio-test.writes"));
     }
 
     [Fact]
