@@ -10,6 +10,8 @@ namespace TdxSim.Vmm;
 /// <see cref="TdVmcallCompleted"/> goes back to the sender, and the core's events (<see cref="GuestStopRequested"/>,
 /// <see cref="SelftestReported"/>, <see cref="PostCodeWritten"/>, <see cref="VcpuHalted"/>) go to the machine, in
 /// that order: events first, so the machine learns of a stop request before the guest runs on.</item>
+/// <item>A device access that ends the TD (debug exit 0xF4, selftest success 0x30): the event goes to the machine
+/// and the access is never completed, as when QEMU's isa-debug-exit ends the process.</item>
 /// <item>Instruction.HLT: no reply; the sender is remembered until <see cref="WakeHaltedVcpu"/> (from the machine)
 /// makes the vCPU runnable, then the HLT's SUCCESS reply goes to it.</item>
 /// <item>GetQuote: SUCCESS at once; after the quoting delay (scheduler time, virtual in deterministic runs) the quote
@@ -69,13 +71,19 @@ public sealed class VmmActor : ReceiveActor
             return;
         }
 
+        bool tdExiting = false;
         foreach (ITdxMessage e in outcome.Events)
         {
+            tdExiting |= e is GuestStopRequested { Kind: GuestStopKind.DebugExit or GuestStopKind.SelftestSuccess };
             _machine.Tell(e, Self);
         }
 
         switch (outcome.Disposition)
         {
+            case VmcallDisposition.Completed when tdExiting:
+                // The guest asked the host to end the TD (debug exit, selftest success): like QEMU's isa-debug-exit,
+                // the host exits without completing the access, so no vCPU runs on after it.
+                break;
             case VmcallDisposition.Completed:
                 Sender.Tell(outcome.Reply!, Self);
                 break;

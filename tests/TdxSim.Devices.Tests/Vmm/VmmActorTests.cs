@@ -44,7 +44,19 @@ public sealed class VmmActorTests : TestKit
         _machine.ExpectMsg(new SelftestReported(2, 0xAB));
         _machine.ExpectMsg(new PostCodeWritten(2, 0x12));
         _machine.ExpectMsg<GuestStopRequested>(s => s.Vcpu == 2 && s.Kind == GuestStopKind.SelftestSuccess);
-        Assert.Equal(3, _module.ReceiveN(3).OfType<TdVmcallCompleted>().Count(r => r.VmcallStatus == TdVmcall.Success));
+        Assert.Equal(2, _module.ReceiveN(2).OfType<TdVmcallCompleted>().Count(r => r.VmcallStatus == TdVmcall.Success));
+
+        // The success-port write ends the TD: the host never completes it (as QEMU's isa-debug-exit never returns).
+        _module.ExpectNoMsg(TimeSpan.FromMilliseconds(50));
+    }
+
+    [Fact]
+    public void DebugExitWrite_GoesToMachine_AndIsNeverCompleted()
+    {
+        _module.Send(_vmm, VmmBed.Request(30, 1, 1, 0xF4, 0x21, vcpu: 1));
+
+        _machine.ExpectMsg<GuestStopRequested>(s => s.Vcpu == 1 && s.Kind == GuestStopKind.DebugExit && s.Value == 0x21);
+        _module.ExpectNoMsg(TimeSpan.FromMilliseconds(50));
     }
 
     [Fact]
