@@ -34,7 +34,8 @@ public sealed class Crc32Workload : IDisposable
     /// <summary>True when the last run printed <see cref="ExpectedOutput"/> (compares without allocating).</summary>
     public bool PrintedExpected => _output.AsSpan(0, _outputLength).SequenceEqual(ExpectedOutput);
 
-    /// <summary>The anchor ELF: under $TDXSIM_SHARED, else in a shared/ folder beside an ancestor of the working or base directory.</summary>
+    /// <summary>The anchor ELF: under $TDXSIM_SHARED, else in a shared/ folder beside an ancestor of the working or base
+    /// directory, else the copy in tests/fixtures/anchors.</summary>
     public static string FindElf()
     {
         const string relative = "anchors/bin/crc32-guest.elf";
@@ -52,6 +53,13 @@ public sealed class Crc32Workload : IDisposable
                 if (File.Exists(candidate))
                 {
                     return candidate;
+                }
+
+                // A clone without shared/ beside it: the copy kept with the tests.
+                string fixture = Path.Combine(dir.FullName, "tests", "fixtures", "anchors", "crc32-guest.elf");
+                if (File.Exists(fixture))
+                {
+                    return fixture;
                 }
             }
         }

@@ -15,7 +15,7 @@ public sealed class AnchorTests(ITestOutputHelper output)
     public void Crc32Guest_RunsToDebugExit_PrintsKnownChecksum()
     {
         string? path = FindAnchor();
-        Assert.True(path != null, "shared/anchors/bin/crc32-guest.bin not found above the test directory");
+        Assert.True(path != null, "crc32-guest.bin not found");
         using var memory = new GuestPhysicalMemory(4 << 20);
         Assert.True(memory.TryWritePrivate(LoadAddress, File.ReadAllBytes(path)));
         var cpu = new Cpu(memory);
@@ -53,26 +53,6 @@ public sealed class AnchorTests(ITestOutputHelper output)
         output.WriteLine($"{cpu.State.InstructionsRetired} instructions in {watch.Elapsed.TotalMilliseconds:F0} ms: {cpu.State.InstructionsRetired / watch.Elapsed.TotalSeconds / 1e6:F1} M/s");
     }
 
-    /// <summary>shared/anchors/bin/crc32-guest.bin: under $TDXSIM_SHARED if set, else in the first ancestor of the
-    /// test directory that has a shared/ folder (the checkout's parent, on developer machines and in CI).</summary>
-    internal static string? FindAnchor()
-    {
-        const string relative = "anchors/bin/crc32-guest.bin";
-        string? shared = Environment.GetEnvironmentVariable("TDXSIM_SHARED");
-        if (shared != null && File.Exists(Path.Combine(shared, relative)))
-        {
-            return Path.Combine(shared, relative);
-        }
-
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
-        {
-            string candidate = Path.Combine(dir.FullName, "shared", relative);
-            if (File.Exists(candidate))
-            {
-                return candidate;
-            }
-        }
-
-        return null;
-    }
+    /// <summary>The crc32-guest.bin anchor (see <see cref="Loaders.AnchorFiles"/> for where it is looked up).</summary>
+    internal static string? FindAnchor() => Loaders.AnchorFiles.Path("crc32-guest.bin");
 }
