@@ -24,16 +24,17 @@ internal struct FlagsOff : IFlagMode
 /// <summary>Exact status-flag computation (SDM Vol. 1 appendix A, Vol. 2 per-instruction "Flags Affected").</summary>
 internal static unsafe class Flags
 {
-    public const ulong Cf = 1UL << 0;
-    public const ulong Pf = 1UL << 2;
-    public const ulong Af = 1UL << 4;
-    public const ulong Zf = 1UL << 6;
-    public const ulong Sf = 1UL << 7;
-    public const ulong Tf = 1UL << 8;
-    public const ulong If = 1UL << 9;
-    public const ulong Df = 1UL << 10;
-    public const ulong Of = 1UL << 11;
-    public const ulong Status = Cf | Pf | Af | Zf | Sf | Of;
+    // The architectural bits are defined once, in the public Rflags class.
+    public const ulong Cf = Rflags.Cf;
+    public const ulong Pf = Rflags.Pf;
+    public const ulong Af = Rflags.Af;
+    public const ulong Zf = Rflags.Zf;
+    public const ulong Sf = Rflags.Sf;
+    public const ulong Tf = Rflags.Tf;
+    public const ulong If = Rflags.If;
+    public const ulong Df = Rflags.Df;
+    public const ulong Of = Rflags.Of;
+    public const ulong Status = Rflags.Status;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int Bits<T>()
