@@ -20,7 +20,9 @@ public static class TdxStatus
     public const ulong MetadataFieldIdIncorrect = 0xC000_0C00_0000_0000;
     public const ulong MetadataFieldNotWritable = 0xC000_0C01_0000_0000;
     public const ulong MetadataFieldNotReadable = 0xC000_0C02_0000_0000;
+    public const ulong MetadataFieldValueNotValid = 0xC000_0C03_0000_0000;
     public const ulong MetadataWrMaskNotValid = 0xC000_0C0A_0000_0000;
+    public const ulong MetadataFirstFieldIdInContext = 0x0000_0C0B_0000_0000;
     public const ulong GlaNotCanonical = 0xC000_1160_0000_0000;
 
     /// <summary>A status with an operand id in bits 31:0, e.g. OPERAND_INVALID for RCX.</summary>
@@ -53,7 +55,9 @@ public static class TdxStatus
             MetadataFieldIdIncorrect => "TDX_METADATA_FIELD_ID_INCORRECT",
             MetadataFieldNotWritable => "TDX_METADATA_FIELD_NOT_WRITABLE",
             MetadataFieldNotReadable => "TDX_METADATA_FIELD_NOT_READABLE",
+            MetadataFieldValueNotValid => "TDX_METADATA_FIELD_VALUE_NOT_VALID",
             MetadataWrMaskNotValid => "TDX_METADATA_WR_MASK_NOT_VALID",
+            MetadataFirstFieldIdInContext => "TDX_METADATA_FIRST_FIELD_ID_IN_CONTEXT",
             GlaNotCanonical => "TDX_GLA_NOT_CANONICAL",
             _ => $"0x{ClassOf(status):X16}",
         };

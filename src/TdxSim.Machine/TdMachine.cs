@@ -166,7 +166,11 @@ public static class TdMachine
         counters["vmm.fatal_errors_resumed"] = outcome.ResumedFatalErrors.Count;
         counters["com1.bytes"] = com1.BytesWritten;
 
-        return new MachineResult(outcome.ExitStatus, outcome.Reason, outcome.Detail, outcome.Vcpus, outcome.Reports,
+        // A TD the module killed: say why in the module's words (the vCPU only saw "killed").
+        string detail = moduleCore.KillReason is { } killed && outcome.ExitStatus == ExitStatus.GuestFatal
+            ? $"{outcome.Detail} (TDX module: {killed})"
+            : outcome.Detail;
+        return new MachineResult(outcome.ExitStatus, outcome.Reason, detail, outcome.Vcpus, outcome.Reports,
             counters, wall.Elapsed, endNs, stats)
         {
             ResumedFatalErrors = outcome.ResumedFatalErrors,

@@ -60,7 +60,7 @@ public sealed partial class TdxModuleCore
         else if (version > 0 && MetadataFieldId.IsNull(fieldId))
         {
             result[Gpr.Rdx] = FieldTable[0].Id;
-            result[Gpr.Rax] = TdxModuleStatus.MetadataFirstFieldIdInContext;
+            result[Gpr.Rax] = TdxStatus.MetadataFirstFieldIdInContext;
         }
         else if ((index = FindField(fieldId)) < 0)
         {
@@ -156,7 +156,7 @@ public sealed partial class TdxModuleCore
             ulong forbidden = requestMask & ~field.GuestWriteMask;
             if (((old ^ value) & forbidden) != 0)
             {
-                return TdxModuleStatus.MetadataFieldValueNotValid;
+                return TdxStatus.MetadataFieldValueNotValid;
             }
 
             ulong updated = (old & ~combined) | (value & combined);
@@ -164,12 +164,12 @@ public sealed partial class TdxModuleCore
             {
                 if ((Options.ConfigFlags & TdConfigFlags.FlexiblePendingVe) == 0 && ((updated ^ old) & TdCtls.PendingVeDisable) != 0)
                 {
-                    return TdxModuleStatus.MetadataFieldValueNotValid;
+                    return TdxStatus.MetadataFieldValueNotValid;
                 }
 
                 if ((updated & TdCtls.EnumTopology) != 0 && !Options.TopologyEnumConfigured)
                 {
-                    return TdxModuleStatus.MetadataFieldValueNotValid;
+                    return TdxStatus.MetadataFieldValueNotValid;
                 }
 
                 Volatile.Write(ref _tdCtls, updated);

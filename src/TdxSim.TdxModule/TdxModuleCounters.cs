@@ -29,8 +29,8 @@ public sealed class TdxModuleCounters
         TdxStatus.MetadataFieldIdIncorrect,
         TdxStatus.MetadataFieldNotWritable,
         TdxStatus.MetadataFieldNotReadable,
-        TdxModuleStatus.MetadataFieldValueNotValid,
-        TdxModuleStatus.MetadataFirstFieldIdInContext,
+        TdxStatus.MetadataFieldValueNotValid,
+        TdxStatus.MetadataFirstFieldIdInContext,
     ];
 
     private static readonly int EntrySlots = Enum.GetValues<TdEntryAction>().Length;
@@ -83,7 +83,7 @@ public sealed class TdxModuleCounters
 
         for (int i = 0; i <= KnownStatusClasses.Length; i++)
         {
-            Add(result, i < KnownStatusClasses.Length ? $"status.{TdxModuleStatus.Name(KnownStatusClasses[i])}" : "status.other", Sum(b => b.Statuses[i]));
+            Add(result, i < KnownStatusClasses.Length ? $"status.{TdxStatus.Name(KnownStatusClasses[i])}" : "status.other", Sum(b => b.Statuses[i]));
         }
 
         for (int i = 0; i <= ReasonSlots; i++)

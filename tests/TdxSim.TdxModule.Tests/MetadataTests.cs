@@ -96,7 +96,7 @@ public sealed class MetadataTests
         Assert.False(TdxStatus.IsError(c.CompletionStatus));
         Assert.Equal(TdxModuleCore.MetadataFields[0].Id, c.Regs[Gpr.Rdx]);
         Assert.Equal(0UL, c.Regs[Gpr.R8]);
-        Assert.Equal("TDX_METADATA_FIRST_FIELD_ID_IN_CONTEXT", TdxModuleStatus.Name(c.CompletionStatus));
+        Assert.Equal("TDX_METADATA_FIRST_FIELD_ID_IN_CONTEXT", TdxStatus.Name(c.CompletionStatus));
     }
 
     [Fact]
