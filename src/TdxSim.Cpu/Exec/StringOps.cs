@@ -77,15 +77,10 @@ internal static unsafe class StringOps
                 return status;
             }
 
-            Put<A>(c, Rcx, count);
-            if (count == 0)
+            int next = AfterElement<A>(c, count, stop: false, status, ref budget);
+            if (next != NextElement)
             {
-                return status;
-            }
-
-            if (status != Status.Continue || --budget == 0)
-            {
-                return Status.Restart;
+                return next;
             }
         }
     }
@@ -131,15 +126,10 @@ internal static unsafe class StringOps
                 return status;
             }
 
-            Put<A>(c, Rcx, count);
-            if (count == 0)
+            int next = AfterElement<A>(c, count, stop: false, status, ref budget);
+            if (next != NextElement)
             {
-                return status;
-            }
-
-            if (status != Status.Continue || --budget == 0)
-            {
-                return Status.Restart;
+                return next;
             }
         }
     }
@@ -172,15 +162,10 @@ internal static unsafe class StringOps
                 return Status.Continue;
             }
 
-            Put<A>(c, Rcx, --count);
-            if (count == 0)
+            int next = AfterElement<A>(c, --count, stop: false, Status.Continue, ref budget);
+            if (next != NextElement)
             {
-                return Status.Continue;
-            }
-
-            if (--budget == 0)
-            {
-                return Status.Restart;
+                return next;
             }
         }
     }
@@ -215,15 +200,10 @@ internal static unsafe class StringOps
                 return Status.Continue;
             }
 
-            Put<A>(c, Rcx, --count);
-            if (count == 0 || Stops(c, rep))
+            int next = AfterElement<A>(c, --count, Stops(c, rep), Status.Continue, ref budget);
+            if (next != NextElement)
             {
-                return Status.Continue;
-            }
-
-            if (--budget == 0)
-            {
-                return Status.Restart;
+                return next;
             }
         }
     }
@@ -258,17 +238,34 @@ internal static unsafe class StringOps
                 return Status.Continue;
             }
 
-            Put<A>(c, Rcx, --count);
-            if (count == 0 || Stops(c, rep))
+            int next = AfterElement<A>(c, --count, Stops(c, rep), Status.Continue, ref budget);
+            if (next != NextElement)
             {
-                return Status.Continue;
-            }
-
-            if (--budget == 0)
-            {
-                return Status.Restart;
+                return next;
             }
         }
+    }
+
+    /// <summary><see cref="AfterElement"/>: run the next element.</summary>
+    private const int NextElement = -1;
+
+    /// <summary>
+    /// The bookkeeping after one element of a REP instruction: stores the remaining <paramref name="count"/> in RCX, then
+    /// returns <paramref name="status"/> when the instruction is done (count exhausted, or a REPE/REPNE condition
+    /// <paramref name="stop"/>), <see cref="Status.Restart"/> when the chunk budget is used up or a write hit decoded code,
+    /// else <see cref="NextElement"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int AfterElement<A>(CpuCore* c, ulong count, bool stop, int status, ref uint budget)
+        where A : struct, IFlagMode
+    {
+        Put<A>(c, Rcx, count);
+        if (count == 0 || stop)
+        {
+            return status;
+        }
+
+        return status != Status.Continue || --budget == 0 ? Status.Restart : NextElement;
     }
 
     /// <summary>REPE stops when ZF = 0, REPNE when ZF = 1.</summary>
