@@ -212,6 +212,34 @@ public sealed class GuestIo
         }
     }
 
+    /// <summary>
+    /// The paravirt form of a device access, shared by Instruction.IO (30) and #VE.RequestMMIO (48): R12 size,
+    /// R13 = 1 for a write (both sub-functions encode direction so), R14 the port or GPA that
+    /// <paramref name="loadAddress"/> loads, R15 the value from RAX on a write; a read returns R11 in RAX.
+    /// </summary>
+    private void EmitParavirtAccess(int subfunction, int size, bool write, Action loadAddress)
+        => WithTdvmcallFrame(
+            () =>
+            {
+                _a.mov(r11d, subfunction);
+                _a.mov(r12d, size);
+                _a.mov(r13d, write ? 1 : 0);
+                loadAddress();
+                if (!write)
+                {
+                    _a.xor(r15d, r15d);
+                }
+                else if (size == 8)
+                {
+                    _a.mov(r15, rax);
+                }
+                else
+                {
+                    _a.mov(r15d, eax);
+                }
+            },
+            returnR11InRax: !write);
+
     private void EmitPortRoutines()
     {
         // Instruction.IO: R12 size, R13 direction (0 in, 1 out), R14 port, R15 value; IN result in R11.
@@ -240,23 +268,7 @@ public sealed class GuestIo
             }
             else
             {
-                WithTdvmcallFrame(
-                    () =>
-                    {
-                        _a.mov(r11d, 30);
-                        _a.mov(r12d, size);
-                        _a.mov(r13d, isIn ? 0 : 1);
-                        _a.movzx(r14d, dx);
-                        if (isIn)
-                        {
-                            _a.xor(r15d, r15d);
-                        }
-                        else
-                        {
-                            _a.mov(r15d, eax);
-                        }
-                    },
-                    returnR11InRax: isIn);
+                EmitParavirtAccess(30, size, write: !isIn, () => _a.movzx(r14d, dx));
                 if (isIn && size == 1)
                 {
                     _a.movzx(eax, al);
@@ -483,23 +495,7 @@ public sealed class GuestIo
             }
             else
             {
-                WithTdvmcallFrame(
-                    () =>
-                    {
-                        _a.mov(r11d, 48);
-                        _a.mov(r12d, size);
-                        _a.mov(r13d, write ? 1 : 0);
-                        _a.mov(r14, rdi);
-                        if (write)
-                        {
-                            _a.mov(r15, rax);
-                        }
-                        else
-                        {
-                            _a.xor(r15d, r15d);
-                        }
-                    },
-                    returnR11InRax: !write);
+                EmitParavirtAccess(48, size, write, () => _a.mov(r14, rdi));
                 if (!write && size == 4)
                 {
                     _a.mov(eax, eax);
