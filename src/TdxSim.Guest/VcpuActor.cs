@@ -51,6 +51,7 @@ public sealed class VcpuActor : ReceiveActor
     private Mode _mode = Mode.Idle;
     private long _exitStartedNs;
     private bool _pendingTdcallIsHlt;
+    private string _deadState = "stopped";
 
     /// <summary>Creates the actor; use <see cref="Props(VcpuSetup)"/>.</summary>
     public VcpuActor(VcpuSetup setup)
@@ -299,8 +300,6 @@ public sealed class VcpuActor : ReceiveActor
         ref CpuState s = ref _cpu.State;
         Sender.Tell(new VcpuStopped(_setup.Index, state, s.InstructionsRetired, s.Rip, s.Rflags, s.Gpr), Self);
     }
-
-    private string _deadState = "stopped";
 
     private void Fatal(ulong rip, string reason)
     {
