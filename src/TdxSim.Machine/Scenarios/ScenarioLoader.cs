@@ -84,6 +84,12 @@ public static class ScenarioLoader
             throw new ScenarioException($"{source}:{e.Start.Line}: invalid YAML: {FirstLine(e.Message)}", e);
         }
 
+        // Later documents would otherwise be ignored without a word: a scenario is one document.
+        if (stream.Documents.Skip(1).FirstOrDefault(d => d.RootNode is not YamlScalarNode { Value: null or "" }) is { } extra)
+        {
+            throw Error(source, extra.RootNode, "a second YAML document ('---'): a scenario file holds one document");
+        }
+
         var scenario = new Scenario { Name = defaultName ?? "unnamed" };
         if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is YamlScalarNode { Value: null or "" })
         {
@@ -104,7 +110,7 @@ public static class ScenarioLoader
                 "name" => scenario with { Name = reader.String(value) },
                 "description" => scenario with { Description = reader.String(value) },
                 "guest" => scenario with { Guest = ParseGuest(reader, value, baseFolder) },
-                "image" => scenario with { Guest = GuestSource.FromImage(ResolvePath(reader.String(value), baseFolder)) },
+                "image" => scenario with { Guest = GuestSource.FromImage(reader.Path(value, baseFolder)) },
                 "load" => scenario with { Load = reader.Number(value) },
                 "entry" => scenario with { Entry = reader.Number(value) },
                 "vcpus" => scenario with { Vcpus = reader.Vcpus(value) },
@@ -118,9 +124,9 @@ public static class ScenarioLoader
                 "vmm" => scenario with { Vmm = reader.Choice(value, "single", "per-vcpu") == "single" ? VmmTopology.Single : VmmTopology.PerVcpu },
                 "td_attributes" => scenario with { TdAttributes = reader.Attributes(value) },
                 "vmm_settings" => scenario with { VmmSettings = ParseVmm(reader, value) },
-                "log" => scenario with { LogPath = ResolvePath(reader.String(value), baseFolder) },
-                "trace" => scenario with { TracePath = ResolvePath(reader.String(value), baseFolder) },
-                "dump_state" => scenario with { DumpStatePath = ResolvePath(reader.String(value), baseFolder) },
+                "log" => scenario with { LogPath = reader.Path(value, baseFolder) },
+                "trace" => scenario with { TracePath = reader.Path(value, baseFolder) },
+                "dump_state" => scenario with { DumpStatePath = reader.Path(value, baseFolder) },
                 "quiet" => scenario with { Quiet = reader.Bool(value) },
                 _ => throw new InvalidOperationException(key),
             };
@@ -134,7 +140,7 @@ public static class ScenarioLoader
         string guest = reader.String(value);
         return guest.StartsWith("builtin:", StringComparison.Ordinal)
             ? GuestSource.FromBuiltIn(guest["builtin:".Length..])
-            : GuestSource.FromImage(ResolvePath(guest, baseFolder));
+            : GuestSource.FromImage(reader.Path(value, baseFolder));
     }
 
     private static VmmSettings ParseVmm(NodeReader reader, YamlNode node)
@@ -212,9 +218,6 @@ public static class ScenarioLoader
         return rules;
     }
 
-    private static string ResolvePath(string path, string? baseFolder)
-        => baseFolder is null || Path.IsPathRooted(path) ? path : Path.GetFullPath(Path.Combine(baseFolder, path));
-
     private static string FirstLine(string message)
     {
         int nl = message.IndexOf('\n', StringComparison.Ordinal);
@@ -245,6 +248,20 @@ public static class ScenarioLoader
         public string String(YamlNode node) => node is YamlScalarNode { Value: { } v } && v.Length > 0
             ? v
             : throw Fail(node, "expected a non-empty string");
+
+        /// <summary>A file path, relative ones resolved against <paramref name="baseFolder"/>.</summary>
+        public string Path(YamlNode node, string? baseFolder)
+        {
+            string path = String(node);
+            if (path.Contains('\0', StringComparison.Ordinal))
+            {
+                throw Fail(node, "a path cannot contain a NUL character");
+            }
+
+            return baseFolder is null || System.IO.Path.IsPathRooted(path)
+                ? path
+                : System.IO.Path.GetFullPath(System.IO.Path.Combine(baseFolder, path));
+        }
 
         public bool Bool(YamlNode node) => String(node) switch
         {
