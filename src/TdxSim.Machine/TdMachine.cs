@@ -46,7 +46,7 @@ public static class TdMachine
         Validate(scenario);
         GuestImage image = BuildImage(scenario);
 
-        using var memory = new GuestPhysicalMemory(scenario.Memory, acceptAll: !scenario.LazyAccept);
+        using GuestPhysicalMemory memory = ReserveMemory(scenario);
         LoadImage(memory, image);
 
         var com1 = new StreamByteSink(io.Com1);
@@ -221,12 +221,12 @@ public static class TdMachine
             }
 
             GuestImage built = guest.Build(new GuestBuildContext(scenario.Vcpus, scenario.Memory));
-            return scenario.Entry is ulong entry ? built with { Entry = entry } : built;
+            return scenario.Entry is ulong entry ? WithEntry(built, entry) : built;
         }
 
         if (scenario.Guest.Image is { } inMemory)
         {
-            return scenario.Entry is ulong programEntry ? inMemory with { Entry = programEntry } : inMemory;
+            return scenario.Entry is ulong programEntry ? WithEntry(inMemory, programEntry) : inMemory;
         }
 
         string path = scenario.Guest.ImagePath ?? throw new ScenarioException("the scenario names no guest");
@@ -243,6 +243,40 @@ public static class TdMachine
         catch (ImageFormatException e)
         {
             throw new ScenarioException(e.Message, e);
+        }
+    }
+
+    /// <summary>
+    /// An entry override must land on the guest's own bytes, as image files are checked (ImageLoader): anywhere else
+    /// the vCPU would fault or run zeros, a bad value that is reported before the guest starts.
+    /// </summary>
+    private static GuestImage WithEntry(GuestImage image, ulong entry)
+    {
+        foreach (ImageSegment segment in image.Segments)
+        {
+            if (entry >= segment.Gpa && entry - segment.Gpa < (ulong)segment.Data.Length)
+            {
+                return image with { Entry = entry };
+            }
+        }
+
+        string loaded = string.Join(", ", image.Segments.Select(s => $"[0x{s.Gpa:x}, 0x{s.Gpa + (ulong)s.Data.Length:x})"));
+        throw new ScenarioException($"entry point 0x{entry:x} (overridden) is outside the guest's code ({loaded})");
+    }
+
+    /// <summary>
+    /// Private memory is one host reservation; a size the host cannot map (address space or overcommit limits) is
+    /// a problem with the requested size, reported like any other bad value rather than as an emulator failure.
+    /// </summary>
+    private static GuestPhysicalMemory ReserveMemory(Scenario scenario)
+    {
+        try
+        {
+            return new GuestPhysicalMemory(scenario.Memory, acceptAll: !scenario.LazyAccept);
+        }
+        catch (OutOfMemoryException e)
+        {
+            throw new ScenarioException($"memory size 0x{scenario.Memory:x} cannot be reserved on this host ({e.Message}); ask for less", e);
         }
     }
 
