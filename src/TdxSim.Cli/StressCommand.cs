@@ -78,7 +78,10 @@ internal static class StressCommand
                 WriteText(result, stdout);
             }
 
-            if (result.ExitStatus is not (ExitStatus.Success or ExitStatus.LimitReached))
+            // --seconds ends on the time limit; with --count, a limit means the guest did not complete its operations.
+            bool finished = result.ExitStatus == ExitStatus.Success
+                || (result.ExitStatus == ExitStatus.LimitReached && options.Seconds is not null);
+            if (!finished)
             {
                 stderr.WriteLine($"tdxsim: stress run ended with exit {result.ExitStatus} ({result.Reason}): {result.Detail}");
                 return result.ExitStatus;

@@ -57,6 +57,15 @@ public sealed record StressResult(
 /// </summary>
 public static class StressRunner
 {
+    /// <summary>
+    /// The per-vCPU instruction limit of a <c>--count</c> run, a safety net: an operation is at most a dozen
+    /// instructions, so a guest that runs far past 64 per operation is broken. Saturating, because a wrapped limit
+    /// would cut a huge count short and look like a finished run.
+    /// </summary>
+    /// <param name="operationsPerVcpu">Operations the busiest vCPU performs.</param>
+    public static ulong InstructionLimit(ulong operationsPerVcpu)
+        => operationsPerVcpu <= (ulong.MaxValue - 10_000) / 64 ? (operationsPerVcpu * 64) + 10_000 : ulong.MaxValue;
+
     /// <summary>Runs one stress configuration.</summary>
     /// <exception cref="ScenarioException">The options are inconsistent.</exception>
     public static StressResult Run(StressOptions options)
@@ -98,8 +107,7 @@ public static class StressRunner
                 counts[i] = (total / (ulong)options.Vcpus) + ((ulong)i < total % (ulong)options.Vcpus ? 1UL : 0UL);
             }
 
-            // A safety net: an operation is at most a dozen instructions, so a guest that runs far past that is broken.
-            maxInstructions = (counts[0] * 64) + 10_000;
+            maxInstructions = InstructionLimit(counts[0]);
         }
 
         var scenario = new Scenario
