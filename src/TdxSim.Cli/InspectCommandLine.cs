@@ -33,12 +33,19 @@ internal static class InspectCommandLine
             var options = new InspectOptions(parse.GetValue(log)!)
             {
                 By = key,
-                Vcpu = parse.GetValue(vcpu) is { } v ? (int)Math.Min(CliNumbers.Number("--vcpu", v), int.MaxValue) : null,
-                Follow = parse.GetValue(follow) is { } f ? (long)Math.Min(CliNumbers.Number("--follow", f), long.MaxValue) : null,
+                Vcpu = parse.GetValue(vcpu) is { } v ? (int)AtMost("--vcpu", v, int.MaxValue) : null,
+                Follow = parse.GetValue(follow) is { } f ? (long)AtMost("--follow", f, long.MaxValue) : null,
                 Json = parse.GetValue(json),
             };
             return InspectCommand.Run(options, stdout, stderr);
         });
         return command;
+    }
+
+    /// <summary>Clamping instead would filter on, and report, a number the user did not ask for.</summary>
+    private static ulong AtMost(string option, string text, ulong max)
+    {
+        ulong v = CliNumbers.Number(option, text);
+        return v <= max ? v : throw new UsageException($"{option}: {v} is out of range (at most {max})");
     }
 }

@@ -36,7 +36,7 @@ internal static class RunCommand
 
         command.SetAction(parse =>
         {
-            string? imagePath = parse.GetValue(image);
+            string? imagePath = parse.GetValue(image) is { } i ? CliNumbers.FilePath("--image", i) : null;
             string? scenarioPath = parse.GetValue(scenarioArg);
             if (scenarioPath is not null && scenarioPath.StartsWith('-'))
             {
@@ -84,9 +84,9 @@ internal static class RunCommand
 
             scenario = scenario with
             {
-                LogPath = parse.GetValue(log) ?? scenario.LogPath,
-                TracePath = parse.GetValue(trace) ?? scenario.TracePath,
-                DumpStatePath = parse.GetValue(dump) ?? scenario.DumpStatePath,
+                LogPath = parse.GetValue(log) is { } lp ? CliNumbers.FilePath("--log", lp) : scenario.LogPath,
+                TracePath = parse.GetValue(trace) is { } tp ? CliNumbers.FilePath("--trace", tp) : scenario.TracePath,
+                DumpStatePath = parse.GetValue(dump) is { } dp ? CliNumbers.FilePath("--dump-state", dp) : scenario.DumpStatePath,
                 Deterministic = parse.GetValue(deterministic) || scenario.Deterministic,
                 Quiet = parse.GetValue(quiet) || scenario.Quiet,
             };
@@ -138,15 +138,16 @@ internal static class RunCommand
             stderr.WriteLine($"tdxsim: {result.Reason}: {result.Detail}");
         }
 
-        if (scenario.DumpStatePath is { } dumpPath)
+        if (outputs.DumpState is { } dumpFile)
         {
             try
             {
-                DumpState.WriteFile(result, dumpPath);
+                DumpState.Write(result, dumpFile);
+                dumpFile.Flush();
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            catch (IOException e)
             {
-                stderr.WriteLine($"tdxsim: cannot write {dumpPath}: {e.Message}");
+                stderr.WriteLine($"tdxsim: cannot write {scenario.DumpStatePath}: {e.Message}");
             }
         }
 

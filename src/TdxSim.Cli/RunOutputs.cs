@@ -1,38 +1,60 @@
 using TdxSim.Actors.Events;
 using TdxSim.Machine.Logging;
+using TdxSim.Machine.Logging.Trace;
 using TdxSim.Machine.Scenarios;
 
 namespace TdxSim.Cli;
 
-/// <summary>The files a run writes while it runs: the message log (<c>--log</c>) and the trace (<c>--trace</c>).</summary>
+/// <summary>
+/// The files a run writes: the message log (<c>--log</c>) and the trace (<c>--trace</c>) while it runs, the final
+/// state (<c>--dump-state</c>) at its end. All are created before the guest starts, so a path that cannot be written
+/// is a usage error naming that file rather than a result lost after the run.
+/// </summary>
 internal sealed class RunOutputs : IDisposable
 {
     private readonly MessageRecorder? _recorder;
     private bool _completed;
 
-    private RunOutputs(MessageRecorder? recorder)
+    private RunOutputs(MessageRecorder? recorder, FileStream? dumpState)
     {
         _recorder = recorder;
+        DumpState = dumpState;
     }
 
     public IReadOnlyList<IDeliveryObserver> Observers => _recorder is null ? [] : [_recorder];
 
-    /// <summary>Opens the files the scenario asks for; a path that cannot be created is a usage error.</summary>
+    /// <summary>The final-state file, created (empty) before the run; null without <c>--dump-state</c>.</summary>
+    public FileStream? DumpState { get; }
+
+    /// <summary>Creates the files the scenario asks for; a path that cannot be created is a usage error naming it.</summary>
     public static RunOutputs Open(Scenario scenario)
     {
-        if (scenario.LogPath is null && scenario.TracePath is null)
-        {
-            return new RunOutputs(null);
-        }
-
+        var sinks = new List<MessageLogSink>();
+        FileStream? dumpState = null;
         try
         {
-            return new RunOutputs(MessageRecorder.Create(scenario.LogPath, scenario.TracePath));
+            if (scenario.LogPath is { } log)
+            {
+                sinks.Add(Create("message log", log, JsonLinesLogSink.Create));
+            }
+
+            if (scenario.TracePath is { } trace)
+            {
+                sinks.Add(Create("trace", trace, ChromeTraceLogSink.Create));
+            }
+
+            if (scenario.DumpStatePath is { } dump)
+            {
+                dumpState = Create("final state", dump, File.Create);
+            }
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        catch
         {
-            throw new ScenarioException($"cannot create {scenario.LogPath ?? scenario.TracePath}: {e.Message}", e);
+            sinks.ForEach(s => s.Dispose());
+            throw;
         }
+
+        return new RunOutputs(sinks.Count == 0 ? null : new MessageRecorder(sinks), dumpState);
     }
 
     /// <summary>Flushes the files and reports any message that could not be written.</summary>
@@ -57,6 +79,20 @@ internal sealed class RunOutputs : IDisposable
         {
             _recorder?.Complete();
             _completed = true;
+        }
+
+        DumpState?.Dispose();
+    }
+
+    private static T Create<T>(string what, string path, Func<string, T> create)
+    {
+        try
+        {
+            return create(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            throw new ScenarioException($"cannot create the {what} {path}: {e.Message}", e);
         }
     }
 }
