@@ -567,25 +567,20 @@ public sealed class ChromeTraceWriter : IRequestObserver, IDisposable
 
     private void WriteMetadata(int pid, int? tid, string kind, string value)
     {
-        BeginEvent();
-        Utf8JsonWriter w = _json;
-        w.WriteStartObject();
-        w.WriteString(Ph, Metadata);
-        w.WriteNumber(Pid, pid);
-        if (tid is int t)
-        {
-            w.WriteNumber(Tid, t);
-        }
-
-        w.WriteString(Name, kind);
-        w.WriteStartObject(Args);
-        w.WriteString(Name, value);
-        w.WriteEndObject();
-        w.WriteEndObject();
-        EndEvent();
+        BeginMetadata(pid, tid, kind);
+        _json.WriteString(Name, value);
+        EndMetadata();
     }
 
     private void WriteSortIndex(int pid, int? tid, string kind, int index)
+    {
+        BeginMetadata(pid, tid, kind);
+        _json.WriteNumber("sort_index"u8, index);
+        EndMetadata();
+    }
+
+    /// <summary>Opens a metadata ("M") event up to its <c>args</c> object, which the caller fills.</summary>
+    private void BeginMetadata(int pid, int? tid, string kind)
     {
         BeginEvent();
         Utf8JsonWriter w = _json;
@@ -599,9 +594,12 @@ public sealed class ChromeTraceWriter : IRequestObserver, IDisposable
 
         w.WriteString(Name, kind);
         w.WriteStartObject(Args);
-        w.WriteNumber("sort_index"u8, index);
-        w.WriteEndObject();
-        w.WriteEndObject();
+    }
+
+    private void EndMetadata()
+    {
+        _json.WriteEndObject();
+        _json.WriteEndObject();
         EndEvent();
     }
 
