@@ -45,7 +45,8 @@ internal sealed class RunOutputs : IDisposable
 
             if (scenario.DumpStatePath is { } dump)
             {
-                dumpState = Create("final state", dump, File.Create);
+                // Unbuffered: a write that fails (disk full) must not leave bytes for Dispose to fail on again.
+                dumpState = Create("final state", dump, p => new FileStream(p, FileMode.Create, FileAccess.Write, FileShare.Read, bufferSize: 0));
             }
         }
         catch

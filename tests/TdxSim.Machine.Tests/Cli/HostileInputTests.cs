@@ -38,6 +38,17 @@ public sealed class HostileInputTests : IDisposable
         => CliHarness.Run("run", "--dump-state", _cli.Folder, "--quiet").AssertUsageError("final state", _cli.Folder);
 
     [Fact]
+    public void DumpStateOnAFullDevice_IsOneLineAfterTheRun_NotAnInternalError()
+    {
+        // /dev/full accepts the open and fails every write with ENOSPC (Linux, where the emulator runs).
+        CliResult result = CliHarness.Run("run", "demo", "--dump-state", "/dev/full", "--quiet");
+
+        Assert.Equal(1, result.Status);
+        string line = Assert.Single(result.StderrLines);
+        Assert.StartsWith("tdxsim: cannot write /dev/full: ", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void UnwritableTrace_IsNamed_NotTheLogNextToIt()
     {
         string log = Path.Combine(_cli.Folder, "run.jsonl");
