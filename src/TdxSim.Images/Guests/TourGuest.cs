@@ -256,17 +256,41 @@ public static class TourGuest
         a.mov(__qword_ptr[rbp + 56], rax);
         io.PrintHex(16);
         EmitMapGpa(a, io, page);
-        if (io.Path == IoPath.Paravirt)
+        Label accepted = a.CreateLabel();
+        if (io.Path == IoPath.Ve)
         {
-            // TDG.MEM.PAGE.ACCEPT, 4 KiB.
+            // The #VE walk leaves the page pending so that the next load takes an EPT-violation #VE and the
+            // kernel accepts it, unless the TD has SEPT_VE_DISABLE: then no #VE can come and touching the
+            // pending page kills the TD, so accept it explicitly, as Linux always does after MapGPA to private
+            // (TDG.VP.INFO: RDX = TD ATTRIBUTES).
             a.push(rcx);
-            a.mov(eax, 6);
-            a.mov(rcx, page);
+            a.push(rdx);
+            a.push(r8);
+            a.push(r9);
+            a.push(r10);
+            a.push(r11);
+            a.mov(eax, 1);
             a.tdcall();
+            a.bt(rdx, 28);
+            a.pop(r11);
+            a.pop(r10);
+            a.pop(r9);
+            a.pop(r8);
+            a.pop(rdx);
             a.pop(rcx);
+            a.jnc(accepted);
         }
 
-        // On the #VE walk this load takes an EPT-violation #VE on the pending page; the kernel accepts it.
+        // TDG.MEM.PAGE.ACCEPT, 4 KiB.
+        a.push(rcx);
+        a.mov(eax, 6);
+        a.mov(rcx, page);
+        a.tdcall();
+        a.pop(rcx);
+        a.Label(ref accepted);
+
+        // On the #VE walk (without SEPT_VE_DISABLE) this load takes an EPT-violation #VE on the pending page;
+        // the kernel accepts it.
         a.mov(rdi, page);
         a.mov(rax, __qword_ptr[rdi]);
         a.mov(__qword_ptr[rbp + 64], rax);

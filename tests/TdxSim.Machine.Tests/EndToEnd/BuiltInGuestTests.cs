@@ -62,12 +62,26 @@ public sealed class BuiltInGuestTests
         Assert.Equal(2, run.Counter("vmm.tdvmcall.Instruction.CPUID.SUCCESS"));
         Assert.Equal(4, run.Counter("vmm.tdvmcall.MapGPA.SUCCESS"));
         Assert.Equal(8, run.Counter("vmm.tdvmcall.#VE.RequestMMIO.SUCCESS"));
-        Assert.Equal(2, run.Counter("tdx_module.tdcall.TDG.VP.INFO"));
+        // Each walk prints TDG.VP.INFO; the #VE walk also reads the TD attributes before touching the converted page.
+        Assert.Equal(3, run.Counter("tdx_module.tdcall.TDG.VP.INFO"));
         Assert.Equal(2, run.Counter("tdx_module.tdcall.TDG.MEM.PAGE.ACCEPT")); // one by the #VE handler, one by the guest
         Assert.Equal(8192, run.Counter("vmm.mapgpa.bytes_to_shared"));
         Assert.Equal(8192, run.Counter("vmm.mapgpa.bytes_to_private"));
         Assert.Equal(0, run.Counter("runtime.failures"));
         Assert.Equal(0, run.Counter("runtime.unexpected_replies"));
+    }
+
+    [Fact]
+    public void SmpHello_WithSeptVeDisable_AcceptsTheConvertedPageExplicitly_AndStillPrintsBothWalks()
+    {
+        // With SEPT_VE_DISABLE no #VE reports the pending page: touching it would kill the TD. The guest reads
+        // its attributes (TDG.VP.INFO RDX) and accepts the page itself, as Linux does after MapGPA to private.
+        TdRun run = TdRunner.RunBuiltIn("smp-hello", vcpus: 1, s => s with { TdAttributes = Abi.TdAttributes.SeptVeDisable })
+            .AssertExit(0, "halted");
+
+        Assert.EndsWith(Walks(1), run.Com1, StringComparison.Ordinal);
+        Assert.Equal(4, run.Counter("vcpu0.ve.EPT_VIOLATION"));   // only the four MMIO accesses: no pending-page #VE
+        Assert.Equal(2, run.Counter("tdx_module.tdcall.TDG.MEM.PAGE.ACCEPT")); // both by the guest itself
     }
 
     [Fact]
