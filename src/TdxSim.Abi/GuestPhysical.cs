@@ -36,6 +36,14 @@ public static class TdAttributes
     public const ulong Migratable = 1UL << 29;
     public const ulong Pks = 1UL << 30;
     public const ulong Perfmon = 1UL << 63;
+
+    /// <summary>
+    /// Every bit the TDX module defines: DEBUG (0), HGS_PLUS_PROF (4), PERF_PROF (5), PMT_PROF (6), ICSSD (16),
+    /// LASS (27), SEPT_VE_DISABLE (28), MIGRATABLE (29), PKS (30), KL (31), TPA (62), PERFMON (63). The rest are
+    /// reserved: TDH.MNG.INIT refuses a TD whose ATTRIBUTES set any of them.
+    /// </summary>
+    public const ulong Defined = Debug | (1UL << 4) | (1UL << 5) | (1UL << 6) | (1UL << 16) | (1UL << 27)
+        | SeptVeDisable | Migratable | Pks | (1UL << 31) | (1UL << 62) | Perfmon;
 }
 
 /// <summary>TD-scope metadata field ids used by Linux with TDG.VM.RD/WR (reference 1.3).</summary>

@@ -311,7 +311,11 @@ public static class ScenarioLoader
         {
             if (node is YamlScalarNode)
             {
-                return Number(node);
+                ulong value = Number(node);
+                ulong reserved = value & ~Abi.TdAttributes.Defined;
+                return reserved == 0
+                    ? value
+                    : throw Fail(node, $"td_attributes 0x{value:x} sets reserved bits 0x{reserved:x} (the TDX module refuses such a TD at TDH.MNG.INIT)");
             }
 
             if (node is not YamlSequenceNode seq)

@@ -98,6 +98,8 @@ public sealed class ScenarioLoaderTests
     [InlineData("deterministic: maybe", "x.yaml:1: expected true or false, not 'maybe'")]
     [InlineData("vmm: two", "x.yaml:1: expected one of single, per-vcpu, not 'two'")]
     [InlineData("td_attributes: [tdx]", "x.yaml:1: unknown TD attribute 'tdx'")]
+    [InlineData("td_attributes: 0xFFFFFFFFFFFFFFFF", "x.yaml:1: td_attributes 0xffffffffffffffff sets reserved bits 0x3fffffff07feff8e")]
+    [InlineData("td_attributes: 0x2", "x.yaml:1: td_attributes 0x2 sets reserved bits 0x2")]
     [InlineData("vmm_settings:\n  map_gpa_rety: true", "x.yaml:2: unknown key 'map_gpa_rety' (did you mean 'map_gpa_retry'?)")]
     [InlineData("vmm_settings:\n  msrs:\n    - {access: rw}", "x.yaml:3: msrs entry needs an index")]
     [InlineData("vmm_settings:\n  msrs:\n    - {index: 0x100000000}", "x.yaml:3: MSR index 0x100000000 does not fit in 32 bits")]
