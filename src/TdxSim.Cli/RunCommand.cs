@@ -121,7 +121,7 @@ internal static class RunCommand
     {
         using var outputs = RunOutputs.Open(scenario);
         MachineResult result = TdMachine.Run(scenario, new MachineIo(stdout, outputs.Observers));
-        outputs.Complete(stderr);
+        bool outputsWritten = outputs.Complete(stderr);
 
         foreach (string fatal in result.ResumedFatalErrors)
         {
@@ -148,6 +148,7 @@ internal static class RunCommand
             catch (IOException e)
             {
                 stderr.WriteLine($"tdxsim: cannot write {scenario.DumpStatePath}: {e.Message}");
+                outputsWritten = false;
             }
         }
 
@@ -156,6 +157,9 @@ internal static class RunCommand
             Summary.Write(scenario, result, stderr);
         }
 
-        return result.ExitStatus;
+        // An output file that could not be written in full is the same bad output path as one refused before
+        // the start: exit 2, so a script never takes a truncated log or final state for a good run. The guest's
+        // own outcome is still on stderr (the summary, or the fatal-error line).
+        return outputsWritten ? result.ExitStatus : ExitStatus.UsageError;
     }
 }

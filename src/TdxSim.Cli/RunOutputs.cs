@@ -59,11 +59,12 @@ internal sealed class RunOutputs : IDisposable
     }
 
     /// <summary>Flushes the files and reports any message that could not be written.</summary>
-    public void Complete(TextWriter stderr)
+    /// <returns>False when the log or the trace lost a message (a failed write, a full disk).</returns>
+    public bool Complete(TextWriter stderr)
     {
         if (_recorder is null || _completed)
         {
-            return;
+            return true;
         }
 
         _completed = true;
@@ -72,6 +73,8 @@ internal sealed class RunOutputs : IDisposable
         {
             stderr.WriteLine($"tdxsim: {report}");
         }
+
+        return report.IsLossless;
     }
 
     public void Dispose()

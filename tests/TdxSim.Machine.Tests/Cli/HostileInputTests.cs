@@ -43,9 +43,19 @@ public sealed class HostileInputTests : IDisposable
         // /dev/full accepts the open and fails every write with ENOSPC (Linux, where the emulator runs).
         CliResult result = CliHarness.Run("run", "demo", "--dump-state", "/dev/full", "--quiet");
 
-        Assert.Equal(1, result.Status);
+        // The guest's debug exit (status 1) ran, but the final state asked for was not written: exit 2.
+        Assert.Equal(ExitStatus.UsageError, result.Status);
         string line = Assert.Single(result.StderrLines);
         Assert.StartsWith("tdxsim: cannot write /dev/full: ", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void LogOnAFullDevice_ReportsTheLostMessages_AndExits2()
+    {
+        CliResult result = CliHarness.Run("run", "demo", "--log", "/dev/full", "--quiet");
+
+        Assert.Equal(ExitStatus.UsageError, result.Status);
+        Assert.Contains(result.StderrLines, l => l.StartsWith("tdxsim: ", StringComparison.Ordinal) && l.Contains("/dev/full", StringComparison.Ordinal));
     }
 
     [Fact]
