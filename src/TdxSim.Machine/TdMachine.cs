@@ -103,6 +103,9 @@ public static class TdMachine
             Dispatcher = scenario.Deterministic ? DispatcherMode.Deterministic : DispatcherMode.Concurrent,
             Seed = scenario.Seed,
             CostModel = scenario.Deterministic ? new TdCostModel(scenario.Costs, cpus) : null,
+
+            // Only the message log and the trace read send times; without them a round trip skips four clock reads.
+            SendTimesOnlyWhenObserved = true,
         };
         if (!scenario.Deterministic)
         {

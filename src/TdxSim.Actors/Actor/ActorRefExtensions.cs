@@ -70,7 +70,7 @@ public static class ActorRefExtensions
             && ActorCell.Current is null
             && !ThreadPoolDispatcher.IsRunningHere)
         {
-            var envelope = new Envelope(message, promise, correlationId, system.Now());
+            var envelope = new Envelope(message, promise, correlationId, system.SendTime());
             if (local.Mailbox.PostAndClaim(in envelope))
             {
                 ThreadPoolDispatcher.Run(local.Mailbox);

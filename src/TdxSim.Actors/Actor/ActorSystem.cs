@@ -20,6 +20,7 @@ public sealed class ActorSystem : IDisposable
     private readonly MonotonicClock? _monotonicClock;
     private readonly VirtualClock? _virtualClock;
     private DeliveryObserverList? _observers;
+    private readonly bool _sendTimesOnlyWhenObserved;
     private long _lastCorrelationId;
     private long _lastTempId;
     private long _deadLetterCount;
@@ -32,6 +33,7 @@ public sealed class ActorSystem : IDisposable
     {
         Name = name;
         Options = options;
+        _sendTimesOnlyWhenObserved = options.SendTimesOnlyWhenObserved;
         EventStream = new EventStream();
         TempPath = ActorPath.Root.ChildUnchecked("temp");
         DeadLetters = new DeadLetterActorRef(this, ActorPath.Root.ChildUnchecked("deadLetters"));
@@ -130,6 +132,20 @@ public sealed class ActorSystem : IDisposable
     internal long Now() => _monotonicClock is not null
         ? _monotonicClock.NowNanoseconds
         : _virtualClock is not null ? _virtualClock.NowNanoseconds : Clock.NowNanoseconds;
+
+    /// <summary>
+    /// The send time of a new envelope: the clock, or <see cref="Envelope.NoSendTime"/> when the system takes send
+    /// times only for observers that want them and none is attached (one volatile read instead of a clock read).
+    /// </summary>
+    internal long SendTime()
+    {
+        if (_sendTimesOnlyWhenObserved && Volatile.Read(ref _observers) is not { WantsSendTimes: true })
+        {
+            return Envelope.NoSendTime;
+        }
+
+        return Now();
+    }
 
     internal ICallbackScheduler CallbackScheduler => _callbackScheduler;
 

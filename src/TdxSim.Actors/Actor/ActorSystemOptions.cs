@@ -36,6 +36,15 @@ public sealed record ActorSystemOptions
     /// <summary>Keep every step of the deterministic schedule (<see cref="DeterministicDispatcher.RecordedSchedule"/>).</summary>
     public bool RecordSchedule { get; init; }
 
+    /// <summary>
+    /// Read the clock for <see cref="Envelope.SentAtNs"/> only while a delivery observer that wants send times
+    /// (<see cref="Events.IDeliveryObserver.WantsSendTimes"/>) is attached; otherwise stamp
+    /// <see cref="Envelope.NoSendTime"/>. A real clock read is the largest single cost of a Tell (about a fifth of a
+    /// whole TD round trip), so a system whose only reader of send times is its message log sets this.
+    /// Default false: every envelope carries its send time, as a test kit expects.
+    /// </summary>
+    public bool SendTimesOnlyWhenObserved { get; init; }
+
     /// <summary>Options for a deterministic system with <paramref name="seed"/>.</summary>
     public static ActorSystemOptions Deterministic(ulong seed) => new() { Dispatcher = DispatcherMode.Deterministic, Seed = seed };
 

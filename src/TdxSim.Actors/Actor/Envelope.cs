@@ -9,5 +9,13 @@ namespace TdxSim.Actors;
 /// Ties a request to everything it causes, like a trace context: a message sent while an actor handles a
 /// message inherits that message's id; a message sent from outside any actor gets a fresh id.
 /// </param>
-/// <param name="SentAtNs">The sender-side <see cref="Scheduling.IClock"/> reading when the message was sent.</param>
-public readonly record struct Envelope(object Message, IActorRef? Sender, long CorrelationId, long SentAtNs);
+/// <param name="SentAtNs">
+/// The sender-side <see cref="Scheduling.IClock"/> reading when the message was sent, or <see cref="NoSendTime"/>
+/// when the system takes send times only for observers that want them
+/// (<see cref="ActorSystemOptions.SendTimesOnlyWhenObserved"/>) and none was attached.
+/// </param>
+public readonly record struct Envelope(object Message, IActorRef? Sender, long CorrelationId, long SentAtNs)
+{
+    /// <summary>The <see cref="SentAtNs"/> of a message whose send time was not taken.</summary>
+    public const long NoSendTime = -1;
+}

@@ -18,4 +18,11 @@ public interface IDeliveryObserver
 
     /// <summary>Called once for a message that will never reach a handler.</summary>
     void OnDeadLetter(in Envelope envelope, IActorRef recipient, DeadLetterReason reason);
+
+    /// <summary>
+    /// Whether this observer reads <see cref="Envelope.SentAtNs"/>. A system created with
+    /// <see cref="ActorSystemOptions.SendTimesOnlyWhenObserved"/> reads its clock on each send only while an observer
+    /// that wants send times is attached. Default true.
+    /// </summary>
+    bool WantsSendTimes => true;
 }

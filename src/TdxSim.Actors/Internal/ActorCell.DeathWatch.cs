@@ -67,7 +67,7 @@ internal sealed partial class ActorCell
             return;
         }
 
-        _mailbox.Post(new Envelope(new Terminated(actor) { Watcher = this }, actor, _system.NewCorrelationId(), _system.Now()));
+        _mailbox.Post(new Envelope(new Terminated(actor) { Watcher = this }, actor, _system.NewCorrelationId(), _system.SendTime()));
     }
 
     private void NotifyWatchersAndUnwatchAll()

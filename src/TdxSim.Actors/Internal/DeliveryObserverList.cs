@@ -7,6 +7,9 @@ internal sealed class DeliveryObserverList(IDeliveryObserver[] observers)
 {
     public IDeliveryObserver[] Observers { get; } = observers;
 
+    /// <summary>True when any observer reads send times.</summary>
+    public bool WantsSendTimes { get; } = Array.Exists(observers, o => o.WantsSendTimes);
+
     public void Delivered(in Envelope envelope, IActorRef recipient)
     {
         foreach (IDeliveryObserver observer in Observers)

@@ -33,8 +33,8 @@ internal sealed class LocalActorRef : InternalActorRef
             ThrowNullMessage();
         }
 
-        // The hot path: one clock read, one channel write, at most one CAS on the mailbox status.
-        _mailbox.Post(new Envelope(message, sender, ActorCell.CorrelationIdForSend(_system), _system.Now()));
+        // The hot path: one clock read (or none: SendTime), one channel write, at most one CAS on the mailbox status.
+        _mailbox.Post(new Envelope(message, sender, ActorCell.CorrelationIdForSend(_system), _system.SendTime()));
     }
 
     public override void Tell(object message, IActorRef? sender, long correlationId)
@@ -44,7 +44,7 @@ internal sealed class LocalActorRef : InternalActorRef
             ThrowNullMessage();
         }
 
-        _mailbox.Post(new Envelope(message, sender, correlationId, _system.Now()));
+        _mailbox.Post(new Envelope(message, sender, correlationId, _system.SendTime()));
     }
 
     public override void SendSystemMessage(SystemMessage message) => _mailbox.PostSystem(message);

@@ -65,7 +65,7 @@ internal sealed class PromiseActorRef<T> : InternalActorRef, IPromiseActorRef
             ThrowNullMessage();
         }
 
-        var envelope = new Envelope(message, sender, correlationId, _system.Now());
+        var envelope = new Envelope(message, sender, correlationId, _system.SendTime());
         if (Interlocked.Exchange(ref _completed, 1) != 0)
         {
             _system.DeadLetter(in envelope, this, DeadLetterReason.LateReply);
