@@ -123,6 +123,11 @@ internal static class RunCommand
         MachineResult result = TdMachine.Run(scenario, new MachineIo(stdout, outputs.Observers));
         bool outputsWritten = outputs.Complete(stderr);
 
+        if (result.Undelivered.Total != 0)
+        {
+            stderr.WriteLine($"tdxsim: {result.Undelivered.Describe()}");
+        }
+
         foreach (string fatal in result.ResumedFatalErrors)
         {
             stderr.WriteLine($"tdxsim: the guest reported a fatal error and the host resumed it: {fatal}");

@@ -78,6 +78,11 @@ internal static class StressCommand
                 WriteText(result, stdout);
             }
 
+            if (result.Undelivered.Total != 0)
+            {
+                stderr.WriteLine($"tdxsim: {result.Undelivered.Describe()}");
+            }
+
             // --seconds ends on the time limit; with --count, a limit means the guest did not complete its operations.
             bool finished = result.ExitStatus == ExitStatus.Success
                 || (result.ExitStatus == ExitStatus.LimitReached && options.Seconds is not null);
@@ -125,6 +130,11 @@ internal static class StressCommand
             json.WriteNumber("messages", r.Messages);
             json.WriteNumber("messages_per_op", r.Ops == 0 ? 0 : Math.Round((double)r.Messages / r.Ops, 2));
             json.WriteNumber("instructions", r.Instructions);
+            json.WriteStartObject("undelivered");
+            json.WriteNumber("dead_letters", r.Undelivered.DeadLetters);
+            json.WriteNumber("dropped", r.Undelivered.Dropped);
+            json.WriteNumber("unhandled", r.Undelivered.Unhandled);
+            json.WriteEndObject();
             json.WriteNumber("exit_status", r.ExitStatus);
             json.WriteString("exit_reason", r.Reason);
             json.WriteEndObject();

@@ -57,6 +57,9 @@ public sealed record MachineResult(
     /// <summary>ReportFatalError calls the host answered by resuming the guest (<c>on_fatal_error: resume</c>).</summary>
     public IReadOnlyList<string> ResumedFatalErrors { get; init; } = [];
 
+    /// <summary>Messages the runtime could not hand to a handler during the run (normally none).</summary>
+    public UndeliveredMessages Undelivered => UndeliveredMessages.From(Counters);
+
     /// <summary>Instructions retired by every vCPU.</summary>
     public ulong TotalInstructions
     {
@@ -71,4 +74,55 @@ public sealed record MachineResult(
             return total;
         }
     }
+}
+
+/// <summary>
+/// Messages of a run that no handler took: sent to a stopped actor (dead letters), refused by a full mailbox
+/// (dropped), or delivered to an actor with no handler for them (unhandled). A clean run has none; any is reported
+/// on stderr so no message is lost silently.
+/// </summary>
+/// <param name="DeadLetters">Messages whose recipient had stopped.</param>
+/// <param name="Dropped">Messages a bounded mailbox refused.</param>
+/// <param name="Unhandled">Messages no handler matched.</param>
+public readonly record struct UndeliveredMessages(long DeadLetters, long Dropped, long Unhandled)
+{
+    /// <summary>All of them.</summary>
+    public long Total => DeadLetters + Dropped + Unhandled;
+
+    /// <summary>Reads the <c>runtime.*</c> counters of a run (absent counters count as zero).</summary>
+    public static UndeliveredMessages From(IReadOnlyDictionary<string, long> counters)
+    {
+        ArgumentNullException.ThrowIfNull(counters);
+        return new UndeliveredMessages(
+            counters.GetValueOrDefault("runtime.dead_letters"),
+            counters.GetValueOrDefault("runtime.dropped"),
+            counters.GetValueOrDefault("runtime.unhandled"));
+    }
+
+    /// <summary>One line for stderr, e.g. "3 messages were not handled: 2 dead letters, 1 unhandled".</summary>
+    public string Describe()
+    {
+        var parts = new List<string>(3);
+        if (DeadLetters != 0)
+        {
+            parts.Add(Count(DeadLetters, "dead letter", "dead letters") + " (recipient stopped)");
+        }
+
+        if (Dropped != 0)
+        {
+            parts.Add(Count(Dropped, "dropped by a full mailbox", "dropped by full mailboxes"));
+        }
+
+        if (Unhandled != 0)
+        {
+            parts.Add(Count(Unhandled, "unhandled", "unhandled"));
+        }
+
+        return parts.Count == 0
+            ? "every message was handled"
+            : $"{Count(Total, "message was", "messages were")} not handled: {string.Join(", ", parts)}";
+    }
+
+    private static string Count(long n, string one, string many)
+        => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{n} {(n == 1 ? one : many)}");
 }

@@ -49,7 +49,11 @@ public sealed record StressResult(
     int ExitStatus,
     string Reason,
     string Detail,
-    long VirtualNanoseconds);
+    long VirtualNanoseconds)
+{
+    /// <summary>Messages no handler took (dead letters, dropped, unhandled): zero in a clean run.</summary>
+    public UndeliveredMessages Undelivered { get; init; }
+}
 
 /// <summary>
 /// Runs a stress guest on a TD and reports throughput and round-trip latency. Latency is measured by each vCPU
@@ -145,7 +149,10 @@ public static class StressRunner
             result.ExitStatus,
             result.Reason,
             result.Detail,
-            result.VirtualNanoseconds);
+            result.VirtualNanoseconds)
+        {
+            Undelivered = result.Undelivered,
+        };
     }
 }
 

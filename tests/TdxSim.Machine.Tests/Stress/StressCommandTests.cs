@@ -28,6 +28,10 @@ public sealed class StressCommandTests
         }
 
         Assert.True(root.GetProperty("messages").GetInt64() >= 500 * 4);
+
+        // A clean run hands every message to a handler.
+        JsonElement undelivered = root.GetProperty("undelivered");
+        Assert.Equal([0L, 0L, 0L], new[] { "dead_letters", "dropped", "unhandled" }.Select(k => undelivered.GetProperty(k).GetInt64()));
     }
 
     [Theory]
