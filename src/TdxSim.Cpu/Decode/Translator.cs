@@ -146,7 +146,13 @@ internal static unsafe partial class Translator
                 op.Aux2 = index;
                 return Plain(ref t, &SystemOps.Rdtsc);
             case Mnemonic.Cpuid: return VeExit(ref op, ref t, VeExitReason.Cpuid);
-            case Mnemonic.Rdmsr: return VeExit(ref op, ref t, VeExitReason.MsrRead);
+            case Mnemonic.Rdmsr:
+                // RDMSR of IA32_TIME_STAMP_COUNTER passes through the TD's MSR bitmap (no exit, reference 3.1):
+                // the CPU answers it as RDTSC, so the op needs its index in the block as RDTSC does.
+                op.Aux2 = index;
+                t.Precise = &SystemOps.Rdmsr;
+                t.Barrier = t.Ends = true;
+                return true;
             case Mnemonic.Wrmsr: return VeExit(ref op, ref t, VeExitReason.MsrWrite);
             case Mnemonic.Hlt: return VeExit(ref op, ref t, VeExitReason.Hlt);
             case Mnemonic.Tdcall:

@@ -9,6 +9,9 @@ namespace TdxSim.Cpu.Exec;
 /// </summary>
 internal static unsafe class SystemOps
 {
+    /// <summary>IA32_TIME_STAMP_COUNTER (SDM Vol. 4, table 2-2).</summary>
+    private const uint TscMsr = 0x10;
+
     public static int Nop(CpuCore* c, Op* op) => Status.Continue;
 
     /// <summary>
@@ -69,6 +72,22 @@ internal static unsafe class SystemOps
         Gpr(c, 0) = (uint)tsc;
         Gpr(c, 2) = tsc >> 32;
         return Status.Continue;
+    }
+
+    /// <summary>
+    /// RDMSR: IA32_TIME_STAMP_COUNTER (0x10) is read natively, as RDTSC (the TDX module's MSR bitmap lets TSC reads
+    /// through; only writes exit). Every other MSR is a TD exit the module turns into emulation, #GP(0) or #VE.
+    /// Aux2 = index of this op in its block.
+    /// </summary>
+    public static int Rdmsr(CpuCore* c, Op* op)
+    {
+        if ((uint)Gpr(c, 1) == TscMsr)
+        {
+            return Rdtsc(c, op);
+        }
+
+        c->SetVe(VeExitReason.MsrRead, 0);
+        return Status.Exit;
     }
 
     /// <summary>CLC, STC, CLI, STI, CLD, STD: RFLAGS = (RFLAGS &amp; ~Imm) | Disp.</summary>

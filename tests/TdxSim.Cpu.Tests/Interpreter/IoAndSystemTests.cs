@@ -111,6 +111,30 @@ public sealed class IoAndSystemTests
     }
 
     [Fact]
+    public void RdmsrOfTheTsc_ExecutesLikeRdtscWithoutAnExit_OtherMsrsStillExit()
+    {
+        using var g = new Guest(
+            a =>
+            {
+                a.nop();
+                a.mov(ecx, 0x10);
+                a.rdmsr();
+                a.mov(ebx, eax);
+                a.mov(ecx, 0x1B);
+                a.rdmsr();
+            },
+            options: new CpuOptions { TscPerInstruction = 10, TscOffset = 0x1_0000_0000 });
+        g[Gpr.Rdx] = ulong.MaxValue;
+        CpuExit exit = g.Run();
+        Assert.Equal(CpuExitKind.VirtualizationException, exit.Kind);
+        Assert.Equal(VeExitReason.MsrRead, exit.Ve.ExitReason);
+        Assert.Equal(Guest.CodeBase + 15, exit.Rip); // NOP, MOV ECX (5), RDMSR (2), MOV EBX (2), MOV ECX (5)
+        Assert.Equal(20UL, g[Gpr.Rbx]);
+        Assert.Equal(1UL, g[Gpr.Rdx]);
+        Assert.Equal(5UL, g.State.InstructionsRetired);
+    }
+
+    [Fact]
     public void NopFormsFencesPause_DoNothing()
     {
         using Guest g = Guest.RunProgram(a =>

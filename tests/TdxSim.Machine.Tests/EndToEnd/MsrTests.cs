@@ -65,6 +65,27 @@ public sealed class MsrTests
     }
 
     [Fact]
+    public void RdmsrOfTheTsc_IsReadNatively_WithoutAVeOrAModuleExit()
+    {
+        // IA32_TIME_STAMP_COUNTER reads pass through the MSR bitmap; forwarding one to the module was an internal error.
+        TdRun run = TdRunner.Run(b =>
+        {
+            Assembler a = b.Asm;
+            a.rdtsc();
+            a.mov(ebx, eax);
+            a.mov(ecx, 0x10);
+            a.rdmsr();
+            a.sub(eax, ebx);
+            a.Report64(rax);
+            a.Success();
+        }).AssertExit(0);
+
+        // Three instructions retire between the two reads (RDTSC, MOV EBX, MOV ECX), one TSC tick each.
+        Assert.Equal([3UL], run.Reports64);
+        Assert.Equal(0, run.Counter("vcpu0.ve.MSR_READ"));
+    }
+
+    [Fact]
     public void Rdmsr_OfAnMsrTheModuleRefuses_IsAGeneralProtectionFaultThatEndsTheTd()
     {
         GuestProgram program = TdRunner.Assemble(b =>
