@@ -303,7 +303,7 @@ public sealed class VcpuActor : ReceiveActor
 
     private void Fatal(ulong rip, string reason)
     {
-        StopWith(GuestStopKind.GuestFatal, $"vCPU {_setup.Index}: RIP 0x{rip:x} (bytes {InstructionBytes(rip)}): {reason}");
+        StopWith(GuestStopKind.GuestFatal, $"vCPU {_setup.Index}: RIP 0x{rip:x} (bytes {InstructionBytes.Describe(_cpu.Memory, rip)}): {reason}");
         _deadState = "fatal";
     }
 
@@ -312,20 +312,6 @@ public sealed class VcpuActor : ReceiveActor
         _mode = Mode.Dead;
         _deadState = kind == GuestStopKind.InstructionLimit ? "limit" : "fatal";
         _setup.Machine.Tell(new GuestStopRequested(_setup.Index, kind, 0, detail), Self);
-    }
-
-    private string InstructionBytes(ulong rip)
-    {
-        Span<byte> bytes = stackalloc byte[15];
-        for (int n = bytes.Length; n > 0; n--)
-        {
-            if (_cpu.Memory.TryReadPrivate(rip, bytes[..n]))
-            {
-                return Convert.ToHexString(bytes[..n]).ToLowerInvariant();
-            }
-        }
-
-        return "unreadable";
     }
 
     private long Now => Context.System.Clock.NowNanoseconds;

@@ -15,6 +15,7 @@ internal sealed record MachineWiring(
     ulong? HltWakeNs,
     ulong? TimeLimitNs,
     bool ResumeAfterFatalError,
+    Func<ulong, string> InstructionBytesAt,
     TaskCompletionSource<MachineOutcome> Completion);
 
 /// <summary>How the TD ended, as the machine actor saw it.</summary>
@@ -55,6 +56,7 @@ internal sealed class MachineActor : ReceiveActor
     private long _postCodes;
     private long _quotes;
     private (int Status, string Reason, string Detail)? _decision;
+    private int? _fatalErrorVcpu;
     private IDisposable? _unexpectedSubscription;
 
     public MachineActor(MachineWiring wiring)
@@ -160,7 +162,9 @@ internal sealed class MachineActor : ReceiveActor
                 _resumedFatalErrors.Add($"vCPU {request.Vcpu}: {request.Detail}");
                 break;
             case GuestStopKind.ReportedFatalError:
-                Decide(ExitStatus.GuestFatal, "report-fatal-error", $"vCPU {request.Vcpu}: TDG.VP.VMCALL<{request.Detail}>");
+                // The vCPU's RIP and instruction bytes join the line once its final state is in (Complete).
+                _fatalErrorVcpu ??= _decision is null && (uint)request.Vcpu < (uint)_vcpus.Length ? request.Vcpu : null;
+                Decide(ExitStatus.GuestFatal, "report-fatal-error", $"TDG.VP.VMCALL<{request.Detail}>");
                 break;
             case GuestStopKind.GuestFatal:
                 Decide(ExitStatus.GuestFatal, "guest-fatal", request.Detail);
@@ -293,7 +297,14 @@ internal sealed class MachineActor : ReceiveActor
             states[i] = _finalStates[i] ?? new VcpuFinalState(i, "lost", 0, 0, 0, default);
         }
 
-        _wiring.Completion.TrySetResult(new MachineOutcome(d.Status, d.Reason, d.Detail, states, [.. _reports], _unexpectedReplies, _postCodes, _quotes, [.. _resumedFatalErrors]));
+        string detail = d.Detail;
+        if (_fatalErrorVcpu is int v)
+        {
+            // Contract section 2, status 4: name the vCPU, RIP and instruction bytes (the TDCALL still pending).
+            detail = $"vCPU {v}: RIP 0x{states[v].Rip:x} (bytes {_wiring.InstructionBytesAt(states[v].Rip)}): {detail}";
+        }
+
+        _wiring.Completion.TrySetResult(new MachineOutcome(d.Status, d.Reason, detail, states, [.. _reports], _unexpectedReplies, _postCodes, _quotes, [.. _resumedFatalErrors]));
     }
 
     private sealed record ChildFailed(string Detail);

@@ -96,6 +96,7 @@ public static class TdMachine
             scenario.VmmSettings.HltWakeNs,
             scenario.TimeLimitMs * 1_000_000,
             scenario.VmmSettings.OnFatalError == FatalErrorPolicy.Resume,
+            rip => InstructionBytes.Describe(memory, rip),
             completion);
 
         var options = new ActorSystemOptions

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using Iced.Intel;
 using TdxSim.Abi;
+using TdxSim.Images;
 using TdxSim.Machine.Scenarios;
 using TdxSim.Machine.Tests.Guests;
 using static Iced.Intel.AssemblerRegisters;
@@ -293,6 +294,35 @@ public sealed class TdvmcallTests
         Assert.Contains("\"guest gave up: no disk\"", run.Result.Detail, StringComparison.Ordinal);
         Assert.Contains($"data at GPA 0x{Buffer:X}", run.Result.Detail, StringComparison.Ordinal);
         Assert.Empty(run.Reports);
+    }
+
+    [Fact]
+    public void ReportFatalError_FromASecondVcpu_NamesTheVcpuRipAndInstructionBytes()
+    {
+        // Contract section 2, status 4: stderr names the vCPU, RIP, the instruction bytes and the reason. The line used
+        // to carry only the vCPU and the decoded call.
+        GuestProgram program = TdRunner.Assemble(b =>
+        {
+            Assembler a = b.Asm;
+            Label idle = a.CreateLabel();
+            a.test(edi, edi);
+            a.jz(idle);
+            a.mov(r12, 0x0BAA_AAAD_0000_0000UL);
+            a.mov(r11, (ulong)TdVmcallSubfunction.ReportFatalError);
+            a.xor(r10d, r10d);
+            a.mov(rcx, 0xFFCCUL);
+            a.xor(eax, eax);
+            b.Define("tdcall");
+            a.tdcall();
+            a.Label(ref idle);
+            a.pause();
+            a.jmp(idle);
+        });
+
+        TdRun run = TdRunner.Run(program, vcpus: 2).AssertExit(4, "report-fatal-error");
+
+        Assert.StartsWith($"vCPU 1: RIP 0x{program["tdcall"]:x} (bytes 660f01cc", run.Result.Detail, StringComparison.Ordinal);
+        Assert.Contains("): TDG.VP.VMCALL<ReportFatalError code 0x0BAAAAAD00000000", run.Result.Detail, StringComparison.OrdinalIgnoreCase);
     }
 
     [Fact]
