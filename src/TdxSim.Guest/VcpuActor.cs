@@ -67,6 +67,7 @@ public sealed class VcpuActor : ReceiveActor
         Receive<TdcallCompleted>(OnTdcallCompleted);
         Receive<TdEntered>(OnTdEntered);
         Receive<StopVcpu>(_ => OnStop());
+        Receive<CheckReplyWait>(OnCheckReplyWait);
     }
 
     private enum Mode
@@ -283,14 +284,41 @@ public sealed class VcpuActor : ReceiveActor
         RunGuest();
     }
 
+    /// <summary>Halted in TDVMCALL&lt;HLT&gt;, by the guest's own TDCALL or by the #VE handler of a HLT.</summary>
+    private bool IsHalted => (_mode == Mode.AwaitingGuestTdcall && _pendingTdcallIsHlt)
+        || (_mode == Mode.InVeHandler && _kernel.IsActive && _kernel.CurrentVe.ExitReason == VeExitReason.Hlt);
+
+    private void OnCheckReplyWait(CheckReplyWait check)
+    {
+        // A halted vCPU legitimately waits (for a wake-up, or for ever); a running or dead one waits for nothing.
+        if (_mode is not (Mode.AwaitingGuestTdcall or Mode.AwaitingTdEntry or Mode.InVeHandler) || IsHalted)
+        {
+            return;
+        }
+
+        long waited = Now - _exitStartedNs;
+        if (waited <= check.LongerThanNs)
+        {
+            return;
+        }
+
+        string what = _mode switch
+        {
+            Mode.AwaitingGuestTdcall => $"the guest's TDCALL {TdcallLeafInfo.SpecName(TdcallLeafInfo.LeafOf(_cpu.State.Gpr[Gpr.Rax])) ?? "(unknown leaf)"}",
+            Mode.AwaitingTdEntry => "a TD exit",
+            _ => $"a TDCALL of the #VE handler for {_kernel.CurrentVe.ReasonName}",
+        };
+        StopWith(GuestStopKind.InternalError, string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"vCPU {_setup.Index} has waited {waited / 1e9:F1} s at RIP 0x{_cpu.State.Rip:x} for the reply to {what}: the TDX module or the VMM lost it"));
+    }
+
     private void OnStop()
     {
         string state = _mode switch
         {
             Mode.Dead => _deadState,
             Mode.Idle => "not-started",
-            Mode.AwaitingGuestTdcall when _pendingTdcallIsHlt => "halted",
-            Mode.InVeHandler when _kernel.IsActive && _kernel.CurrentVe.ExitReason == VeExitReason.Hlt => "halted",
+            _ when IsHalted => "halted",
             Mode.Running => "running",
             _ => "waiting",
         };

@@ -1,5 +1,6 @@
 using TdxSim.Abi.Messages;
 using TdxSim.Actors;
+using TdxSim.Actors.Scheduling;
 using TdxSim.Actors.Supervision;
 using TdxSim.Guest;
 
@@ -14,6 +15,7 @@ internal sealed record MachineWiring(
     Func<int, IActorRef, IActorRef, Props> VcpuProps,
     ulong? HltWakeNs,
     ulong? TimeLimitNs,
+    ulong? ReplyTimeoutNs,
     bool ResumeAfterFatalError,
     Func<ulong, string> InstructionBytesAt,
     TaskCompletionSource<MachineOutcome> Completion);
@@ -40,6 +42,7 @@ internal sealed record MachineOutcome(
 internal sealed class MachineActor : ReceiveActor
 {
     private static readonly TimeSpan StopCollectionTimeout = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan ReplyWatchdogPeriod = TimeSpan.FromSeconds(1);
 
     private readonly MachineWiring _wiring;
     private readonly IActorRef[] _vcpus;
@@ -58,6 +61,7 @@ internal sealed class MachineActor : ReceiveActor
     private (int Status, string Reason, string Detail)? _decision;
     private int? _fatalErrorVcpu;
     private IDisposable? _unexpectedSubscription;
+    private ICancelable? _replyWatchdog;
 
     public MachineActor(MachineWiring wiring)
     {
@@ -78,6 +82,7 @@ internal sealed class MachineActor : ReceiveActor
         Receive<VcpuStopped>(OnVcpuStopped);
         Receive<ChildFailed>(f => Decide(ExitStatus.InternalError, "internal-error", f.Detail));
         Receive<TimeLimitReached>(_ => Decide(ExitStatus.LimitReached, "time-limit", "the time limit was reached"));
+        Receive<ReplyWatchdogTick>(_ => OnReplyWatchdogTick());
         Receive<StopCollectionTimedOut>(_ => Complete());
         Receive<UnexpectedReply>(_ => _unexpectedReplies++);
         Receive<Terminated>(OnTerminated);
@@ -121,9 +126,38 @@ internal sealed class MachineActor : ReceiveActor
         {
             Context.System.Scheduler.ScheduleTellOnce(TimeSpan.FromTicks((long)(limit / 100)), Self, TimeLimitReached.Instance, Self);
         }
+
+        // Nothing waits for ever: a reply lost inside the emulator ends the run with status 8 instead of hanging.
+        // Only on real time: under the deterministic dispatcher a lost reply leaves the loop idle, which it reports.
+        if (_wiring.ReplyTimeoutNs is not null && Context.System.Deterministic is null)
+        {
+            _replyWatchdog = Context.System.Scheduler.ScheduleTellRepeatedly(
+                ReplyWatchdogPeriod, ReplyWatchdogPeriod, Self, ReplyWatchdogTick.Instance, Self);
+        }
     }
 
-    protected override void PostStop() => _unexpectedSubscription?.Dispose();
+    protected override void PostStop()
+    {
+        _replyWatchdog?.Cancel();
+        _unexpectedSubscription?.Dispose();
+    }
+
+    private void OnReplyWatchdogTick()
+    {
+        if (_decision is not null || _wiring.ReplyTimeoutNs is not ulong timeout)
+        {
+            return;
+        }
+
+        var check = new CheckReplyWait(0, (long)Math.Min(timeout, long.MaxValue));
+        for (int i = 0; i < _vcpus.Length; i++)
+        {
+            if (_vcpus[i] is { } vcpu && !_halted[i])
+            {
+                vcpu.Tell(check with { Vcpu = i }, Self);
+            }
+        }
+    }
 
     protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(e =>
     {
@@ -317,6 +351,11 @@ internal sealed class MachineActor : ReceiveActor
     private sealed class StopCollectionTimedOut
     {
         public static readonly StopCollectionTimedOut Instance = new();
+    }
+
+    private sealed class ReplyWatchdogTick
+    {
+        public static readonly ReplyWatchdogTick Instance = new();
     }
 }
 

@@ -94,7 +94,8 @@ public static class TdMachine
             (i, module, machine) => VcpuActor.Props(new VcpuSetup(
                 i, cpus[i], module, machine, kernel, scenario.MaxInstructions, DefaultSliceInstructions, stats[i])),
             scenario.VmmSettings.HltWakeNs,
-            scenario.TimeLimitMs * 1_000_000,
+            scenario.TimeLimitMs is ulong limitMs ? MillisecondsToNs(limitMs) : null,
+            scenario.ReplyTimeoutMs == 0 ? null : MillisecondsToNs(scenario.ReplyTimeoutMs),
             scenario.VmmSettings.OnFatalError == FatalErrorPolicy.Resume,
             rip => InstructionBytes.Describe(memory, rip),
             completion);
@@ -180,6 +181,9 @@ public static class TdMachine
             ResumedFatalErrors = outcome.ResumedFatalErrors,
         };
     }
+
+    /// <summary>Milliseconds to nanoseconds, saturating: a huge limit means "never", not a wrapped short one.</summary>
+    private static ulong MillisecondsToNs(ulong ms) => ms <= ulong.MaxValue / 1_000_000 ? ms * 1_000_000 : ulong.MaxValue;
 
     /// <summary>
     /// The concurrent dispatcher runs actors on the .NET thread pool. Busy vCPUs each hold a pool thread for a

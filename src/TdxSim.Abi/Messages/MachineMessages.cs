@@ -32,6 +32,15 @@ public sealed record StartVcpu(int Vcpu) : ITdxMessage;
 public sealed record StopVcpu(int Vcpu) : ITdxMessage;
 
 /// <summary>
+/// Machine to vCPU, once a second while a TD runs on the concurrent dispatcher: a vCPU that has waited longer than
+/// <paramref name="LongerThanNs"/> for the reply to a TDCALL or a TD exit, and is not halted, reports an internal
+/// error (the reply was lost inside the emulator) rather than wait forever.
+/// </summary>
+/// <param name="Vcpu">The vCPU asked.</param>
+/// <param name="LongerThanNs">The longest wait for a reply that is not yet a stall.</param>
+public sealed record CheckReplyWait(int Vcpu, long LongerThanNs) : ITdxMessage;
+
+/// <summary>
 /// A component (the VMM for device exits and ReportFatalError, a vCPU for faults and limits)
 /// asks the machine to stop the TD. <paramref name="Value"/> is the debug-exit byte or the fatal error code.
 /// </summary>

@@ -86,6 +86,9 @@ public sealed record Scenario
     /// <summary>The default private memory size (contract section 2).</summary>
     public const ulong DefaultMemory = 64UL << 20;
 
+    /// <summary>Default <see cref="ReplyTimeoutMs"/>: far beyond any reply on a loaded machine (they take microseconds).</summary>
+    public const ulong DefaultReplyTimeoutMs = 10_000;
+
     /// <summary>The default load address of a flat image.</summary>
     public const ulong DefaultLoadAddress = 0x10_0000;
 
@@ -124,6 +127,13 @@ public sealed record Scenario
 
     /// <summary>Wall-clock limit in milliseconds, or virtual nanoseconds/1e6 in deterministic mode (null: none).</summary>
     public ulong? TimeLimitMs { get; init; }
+
+    /// <summary>
+    /// How long a vCPU may wait for the reply to a TDCALL or a TD exit before the run ends as an internal error
+    /// (status 8: the emulator lost the reply), in wall-clock milliseconds; 0 turns the watchdog off. Halted vCPUs are
+    /// never counted as waiting. Not used under the deterministic dispatcher, which reports a lost reply by going idle.
+    /// </summary>
+    public ulong ReplyTimeoutMs { get; init; } = DefaultReplyTimeoutMs;
 
     /// <summary>Seed for every random choice.</summary>
     public ulong Seed { get; init; }

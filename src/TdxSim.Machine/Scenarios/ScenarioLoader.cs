@@ -17,7 +17,7 @@ public static class ScenarioLoader
     private static readonly string[] TopLevelKeys =
     [
         "name", "description", "guest", "image", "load", "entry", "vcpus", "memory", "accept",
-        "unroll_string_io", "max_instructions", "time_limit_ms", "seed", "deterministic", "vmm",
+        "unroll_string_io", "max_instructions", "time_limit_ms", "reply_timeout_ms", "seed", "deterministic", "vmm",
         "td_attributes", "vmm_settings", "log", "trace", "dump_state", "quiet",
     ];
 
@@ -119,6 +119,7 @@ public static class ScenarioLoader
                 "unroll_string_io" => scenario with { UnrollStringIo = reader.Bool(value) },
                 "max_instructions" => scenario with { MaxInstructions = reader.Positive(value) },
                 "time_limit_ms" => scenario with { TimeLimitMs = reader.Positive(value) },
+                "reply_timeout_ms" => scenario with { ReplyTimeoutMs = reader.Number(value) },
                 "seed" => scenario with { Seed = reader.Number(value) },
                 "deterministic" => scenario with { Deterministic = reader.Bool(value) },
                 "vmm" => scenario with { Vmm = reader.Choice(value, "single", "per-vcpu") == "single" ? VmmTopology.Single : VmmTopology.PerVcpu },

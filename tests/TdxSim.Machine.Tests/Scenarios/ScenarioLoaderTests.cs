@@ -20,6 +20,7 @@ public sealed class ScenarioLoaderTests
             unroll_string_io: true
             max_instructions: 1_000_000
             time_limit_ms: 500
+            reply_timeout_ms: 0
             seed: 0x2a
             deterministic: yes
             vmm: per-vcpu
@@ -50,6 +51,7 @@ public sealed class ScenarioLoaderTests
         Assert.True(s.UnrollStringIo);
         Assert.Equal(1_000_000UL, s.MaxInstructions);
         Assert.Equal(500UL, s.TimeLimitMs);
+        Assert.Equal(0UL, s.ReplyTimeoutMs);
         Assert.Equal(42UL, s.Seed);
         Assert.True(s.Deterministic);
         Assert.Equal(VmmTopology.PerVcpu, s.Vmm);
@@ -104,6 +106,7 @@ public sealed class ScenarioLoaderTests
     [InlineData("vmm_settings:\n  msrs:\n    - {access: rw}", "x.yaml:3: msrs entry needs an index")]
     [InlineData("vmm_settings:\n  msrs:\n    - {index: 0x100000000}", "x.yaml:3: MSR index 0x100000000 does not fit in 32 bits")]
     [InlineData("max_instructions: 0", "x.yaml:1: must be greater than zero")]
+    [InlineData("reply_timeout_ms: soon", "x.yaml:1: 'soon' is not a number (decimal or 0x hex)")]
     [InlineData("- a\n- b", "x.yaml:1: a scenario must be a mapping")]
     [InlineData("name: [unclosed", "x.yaml:2: invalid YAML")]
     public void Parse_BadInput_NamesFileLineAndProblem(string yaml, string expectedStart)
@@ -112,6 +115,10 @@ public sealed class ScenarioLoaderTests
         Assert.StartsWith(expectedStart, e.Message, StringComparison.Ordinal);
         Assert.DoesNotContain('\n', e.Message);
     }
+
+    [Fact]
+    public void ReplyTimeout_DefaultsToTenSeconds()
+        => Assert.Equal(10_000UL, ScenarioLoader.Parse("name: x", "x.yaml").ReplyTimeoutMs);
 
     [Fact]
     public void LoadFile_Missing_NamesThePath()
