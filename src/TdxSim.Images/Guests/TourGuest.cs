@@ -182,12 +182,7 @@ public static class TourGuest
 
         // TDG.VP.INFO is a TDCALL on both walks.
         io.Print(strings, $"[{tag}] TDG.VP.INFO: GPAW ");
-        a.push(rcx);
-        a.push(rdx);
-        a.push(r8);
-        a.push(r9);
-        a.push(r10);
-        a.push(r11);
+        SaveVpInfoOutputs(a);
         a.mov(eax, 1);
         a.tdcall();
         a.mov(rax, rcx);
@@ -199,12 +194,7 @@ public static class TourGuest
         a.mov(rax, r9);
         a.call(io.PutDec);
         io.Print(strings, "\n");
-        a.pop(r11);
-        a.pop(r10);
-        a.pop(r9);
-        a.pop(r8);
-        a.pop(rdx);
-        a.pop(rcx);
+        RestoreVpInfoOutputs(a);
 
         // I/O APIC version through MMIO: IOREGSEL = 1, then IOWIN.
         io.Print(strings, $"[{tag}] I/O APIC version register = 0x");
@@ -263,21 +253,11 @@ public static class TourGuest
             // kernel accepts it, unless the TD has SEPT_VE_DISABLE: then no #VE can come and touching the
             // pending page kills the TD, so accept it explicitly, as Linux always does after MapGPA to private
             // (TDG.VP.INFO: RDX = TD ATTRIBUTES).
-            a.push(rcx);
-            a.push(rdx);
-            a.push(r8);
-            a.push(r9);
-            a.push(r10);
-            a.push(r11);
+            SaveVpInfoOutputs(a);
             a.mov(eax, 1);
             a.tdcall();
             a.bt(rdx, 28);
-            a.pop(r11);
-            a.pop(r10);
-            a.pop(r9);
-            a.pop(r8);
-            a.pop(rdx);
-            a.pop(rcx);
+            RestoreVpInfoOutputs(a);
             a.jnc(accepted);
         }
 
@@ -297,6 +277,28 @@ public static class TourGuest
         io.Print(strings, "; back to private, reads 0x");
         io.PrintHex(16);
         io.Print(strings, "\n");
+    }
+
+    /// <summary>Pushes the registers TDG.VP.INFO writes besides RAX (RCX, RDX, R8-R11).</summary>
+    private static void SaveVpInfoOutputs(Assembler a)
+    {
+        a.push(rcx);
+        a.push(rdx);
+        a.push(r8);
+        a.push(r9);
+        a.push(r10);
+        a.push(r11);
+    }
+
+    /// <summary>Pops what <see cref="SaveVpInfoOutputs"/> pushed; flags are left as they are.</summary>
+    private static void RestoreVpInfoOutputs(Assembler a)
+    {
+        a.pop(r11);
+        a.pop(r10);
+        a.pop(r9);
+        a.pop(r8);
+        a.pop(rdx);
+        a.pop(rcx);
     }
 
     private static void EmitMapGpa(Assembler a, GuestIo io, ulong gpa)
