@@ -50,6 +50,7 @@ public sealed class VcpuActor : ReceiveActor
 
     private Mode _mode = Mode.Idle;
     private long _exitStartedNs;
+    private long _requestSentNs;
     private bool _pendingTdcallIsHlt;
     private string _deadState = "stopped";
 
@@ -145,14 +146,14 @@ public sealed class VcpuActor : ReceiveActor
                     && regs[Gpr.R10] == TdVmcall.StandardCall
                     && regs[Gpr.R11] == (ulong)TdVmcallSubfunction.InstructionHlt;
                 _mode = Mode.AwaitingGuestTdcall;
-                _exitStartedNs = Now;
+                _exitStartedNs = _requestSentNs = Now;
                 _setup.TdxModule.Tell(new TdcallRequested(_setup.Index, regs), Self, Context.NewCorrelationId());
                 return;
             }
 
             case CpuExitKind.VirtualizationException:
                 _mode = Mode.AwaitingTdEntry;
-                _exitStartedNs = Now;
+                _exitStartedNs = _requestSentNs = Now;
                 _setup.TdxModule.Tell(new TdExited(_setup.Index, exit.Ve, _cpu.State.Gpr), Self, Context.NewCorrelationId());
                 return;
 
@@ -258,6 +259,9 @@ public sealed class VcpuActor : ReceiveActor
         {
             case KernelStepKind.Tdcall:
                 // The kernel's TDCALLs stay under the correlation id of the #VE that caused them.
+                // The reply watchdog times each request, not the whole #VE: an unrolled REP INS/OUTS may issue
+                // millions of TDVMCALLs in one #VE, each answered promptly.
+                _requestSentNs = Now;
                 _setup.TdxModule.Tell(new TdcallRequested(_setup.Index, step.Regs), Self);
                 return;
 
@@ -296,7 +300,7 @@ public sealed class VcpuActor : ReceiveActor
             return;
         }
 
-        long waited = Now - _exitStartedNs;
+        long waited = Now - _requestSentNs;
         if (waited <= check.LongerThanNs)
         {
             return;

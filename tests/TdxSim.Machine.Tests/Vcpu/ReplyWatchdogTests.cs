@@ -76,6 +76,41 @@ public sealed class ReplyWatchdogTests : TestKit, IDisposable
     }
 
     [Fact]
+    public void UnrolledRepOuts_LongerThanTheLimit_IsNotAStall_WhileEachElementIsAnsweredInTime()
+    {
+        // One #VE, one TDVMCALL<Instruction.IO> per element: the watchdog times the request in flight, not the #VE
+        // (a guest's long REP OUTSB used to end the run as an internal error once the #VE was older than the limit).
+        IActorRef vcpu = StartVcpu(
+            a =>
+            {
+                a.mov(edx, 0x80);
+                a.mov(esi, 0x2000);
+                a.mov(ecx, 3);
+                a.rep.outsb();
+                a.hlt();
+            },
+            GuestKernelOptions.Default with { UnrollStringIo = true });
+        TdExited exit = _module.ExpectMsg<TdExited>();
+        _module.Reply(new TdEntered(0, TdEntryAction.VeInjected, exit.Exit, 0, default));
+        TdcallRequested veinfo = _module.ExpectMsg<TdcallRequested>();
+        Assert.Equal((ulong)TdcallLeaf.VpVeinfoGet, veinfo.Regs[Gpr.Rax]);
+        Gprs info = default;
+        info[Gpr.Rcx] = (ulong)exit.Exit.ExitReason;
+        info[Gpr.Rdx] = exit.Exit.ExitQualification;
+        info[Gpr.R10] = exit.Exit.InstructionLength;
+        _module.Reply(new TdcallCompleted(0, (ushort)TdcallLeaf.VpVeinfoGet, GprMask.Rax | GprMask.Rcx | GprMask.Rdx | GprMask.R8 | GprMask.R9 | GprMask.R10, info));
+
+        Assert.Equal((ulong)TdVmcallSubfunction.InstructionIo, _module.ExpectMsg<TdcallRequested>().Regs[Gpr.R11]);
+        Thread.Sleep(300);
+        _module.Reply(new TdcallCompleted(0, (ushort)TdcallLeaf.VpVmcall, GprMask.Rax | GprMask.R10 | GprMask.R11, default));
+        Assert.Equal((ulong)TdVmcallSubfunction.InstructionIo, _module.ExpectMsg<TdcallRequested>().Regs[Gpr.R11]);
+
+        // The #VE is 300 ms old; the second element's request was just sent.
+        vcpu.Tell(new CheckReplyWait(0, LongerThanNs: 200_000_000), _machine.Ref);
+        _machine.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+    }
+
+    [Fact]
     public void HaltedInTdvmcallHlt_IsNotAStall()
     {
         IActorRef vcpu = StartVcpu(a =>
@@ -136,7 +171,7 @@ public sealed class ReplyWatchdogTests : TestKit, IDisposable
         base.Dispose();
     }
 
-    private IActorRef StartVcpu(Action<Assembler> emit)
+    private IActorRef StartVcpu(Action<Assembler> emit, GuestKernelOptions? kernel = null)
     {
         GuestProgram program = GuestProgram.Assemble(CodeGpa, emit);
         Assert.True(_memory.TryWritePrivate(CodeGpa, program.Code));
@@ -144,7 +179,7 @@ public sealed class ReplyWatchdogTests : TestKit, IDisposable
         cpu.State.Rip = CodeGpa;
         cpu.State.Rflags = Cpu.CpuState.ResetRflags;
         cpu.State.Gpr[Gpr.Rsp] = 0x8_0000;
-        var setup = new VcpuSetup(0, cpu, _module.Ref, _machine.Ref, GuestKernelOptions.Default, null, 20_000, new VcpuStatistics());
+        var setup = new VcpuSetup(0, cpu, _module.Ref, _machine.Ref, kernel ?? GuestKernelOptions.Default, null, 20_000, new VcpuStatistics());
         IActorRef vcpu = Sys.ActorOf(VcpuActor.Props(setup), "vcpu-0");
         vcpu.Tell(new StartVcpu(0), _machine.Ref);
         return vcpu;
