@@ -258,6 +258,13 @@ public sealed class VcpuActor : ReceiveActor
         switch (step.Kind)
         {
             case KernelStepKind.Tdcall:
+                if (_kernel.IsUnrollingStringIo && _setup.MaxInstructions is ulong max && _cpu.State.InstructionsRetired >= max)
+                {
+                    // Between two elements of an unrolled REP INS/OUTS: the state is restartable here.
+                    StopWith(GuestStopKind.InstructionLimit, $"vCPU {_setup.Index} reached its instruction limit of {max} at RIP 0x{_cpu.State.Rip:x} (unrolled string I/O, RCX 0x{_cpu.State.Gpr[Gpr.Rcx]:x} elements left)");
+                    return;
+                }
+
                 // The kernel's TDCALLs stay under the correlation id of the #VE that caused them.
                 // The reply watchdog times each request, not the whole #VE: an unrolled REP INS/OUTS may issue
                 // millions of TDVMCALLs in one #VE, each answered promptly.

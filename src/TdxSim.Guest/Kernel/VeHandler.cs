@@ -55,6 +55,12 @@ public sealed class VeHandler
     /// <summary>True while a #VE is being handled (between <see cref="Begin"/> and Resume/Fatal).</summary>
     public bool IsActive => _phase != Phase.Idle;
 
+    /// <summary>
+    /// True while unrolling INS/OUTS element by element: the vCPU is then at an element boundary between two
+    /// TDVMCALLs (RCX, RSI/RDI updated, RIP still on the instruction), where it may stop on its instruction limit.
+    /// </summary>
+    public bool IsUnrollingStringIo => _phase == Phase.StringIo;
+
     /// <summary>The VE info of the #VE being handled (valid after TDG.VP.VEINFO.GET returned).</summary>
     public VeInfo CurrentVe => _ve;
 
@@ -378,6 +384,9 @@ public sealed class VeHandler
             cpu.Gpr[Gpr.Rsi] = unchecked(cpu.Gpr[Gpr.Rsi] + (ulong)step);
         }
 
+        // Each unrolled element counts as a retired instruction, as an instruction-counting emulator counts REP
+        // iterations: otherwise one REP INS/OUTS with a huge RCX would run unbounded by max_instructions.
+        cpu.InstructionsRetired++;
         if (!_io.IsRep)
         {
             return Finish(ref cpu, _ve.InstructionLength);

@@ -333,4 +333,30 @@ public sealed class PortIoTests
         Assert.Empty(run.Com1Bytes);
         Assert.Equal([GuestAsm.Origin], run.Reports);
     }
+
+    [Fact]
+    public void UnrolledRepIns_IsBoundedByTheInstructionLimit_StoppingBetweenElements()
+    {
+        // Ten million elements, one TDVMCALL each: without counting elements, one instruction would run unbounded by
+        // max_instructions. Each element counts, so the vCPU stops at an element boundary (RIP on the REP INSB).
+        TdRun run = TdRunner.Run(
+            b =>
+            {
+                Assembler a = b.Asm;
+                a.mov(edi, 0x30_0000);
+                a.mov(ecx, 10_000_000);
+                a.mov(edx, 0x80);
+                a.rep.insb();
+                a.Success();
+            },
+            s => s with { UnrollStringIo = true, MaxInstructions = 2_000 });
+
+        run.AssertExit(ExitStatus.LimitReached, "instruction-limit");
+        VcpuFinalState v = run.Result.Vcpus[0];
+        Assert.Equal(2_000UL, v.Instructions);
+        ulong elementsDone = 2_000UL - 3; // the three MOVs retired first
+        Assert.Equal(10_000_000UL - elementsDone, v.Regs[Gpr.Rcx]);
+        Assert.Equal(0x30_0000UL + elementsDone, v.Regs[Gpr.Rdi]);
+        Assert.Contains("unrolled string I/O", run.Result.Detail, StringComparison.Ordinal);
+    }
 }

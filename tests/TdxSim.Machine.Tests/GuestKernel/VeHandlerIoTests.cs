@@ -113,6 +113,28 @@ public sealed class VeHandlerIoTests
     }
 
     [Fact]
+    public void Unrolled_EachElementCountsAsARetiredInstruction_AndTheHandlerSaysItIsBetweenElements()
+    {
+        using var bench = Unrolling();
+        Assert.True(bench.Memory.TryWritePrivate(Data, "abc"u8));
+        bench.Cpu.Gpr[Gpr.Rsi] = Data;
+        bench.Cpu.Gpr[Gpr.Rcx] = 3;
+        bench.Cpu.InstructionsRetired = 100;
+
+        KernelStep step = bench.DeliverIo(1, input: false, Com1, length: 2, isString: true, rep: true);
+        for (int i = 0; i < 3; i++)
+        {
+            Assert.True(bench.Handler.IsUnrollingStringIo);
+            Assert.Equal(100UL + (ulong)i, bench.Cpu.InstructionsRetired);
+            step = bench.CompleteVmcall();
+        }
+
+        bench.AssertResumed(step, Rip, 2);
+        Assert.Equal(103UL, bench.Cpu.InstructionsRetired);
+        Assert.False(bench.Handler.IsUnrollingStringIo);
+    }
+
+    [Fact]
     public void RepOutsd_Unrolled_SendsFourByteElementsAndStepsRsiByFour()
     {
         using var bench = Unrolling();
