@@ -101,6 +101,12 @@ public static class ScenarioLoader
             throw Error(source, stream.Documents[0].RootNode, "a scenario must be a mapping of keys to values");
         }
 
+        // An application tag ('!foo 2') would otherwise be dropped without a word: only YAML's own tags are read.
+        if (root.AllNodes.FirstOrDefault(n => !n.Tag.IsEmpty && !n.Tag.Value.StartsWith("tag:yaml.org,2002:", StringComparison.Ordinal)) is { } tagged)
+        {
+            throw Error(source, tagged, $"unsupported YAML tag '{tagged.Tag.Value}'");
+        }
+
         var reader = new NodeReader(source);
         foreach ((YamlNode keyNode, YamlNode value) in root.Children)
         {

@@ -107,6 +107,7 @@ public sealed class ScenarioLoaderTests
     [InlineData("vmm_settings:\n  msrs:\n    - {index: 0x100000000}", "x.yaml:3: MSR index 0x100000000 does not fit in 32 bits")]
     [InlineData("max_instructions: 0", "x.yaml:1: must be greater than zero")]
     [InlineData("reply_timeout_ms: soon", "x.yaml:1: 'soon' is not a number (decimal or 0x hex)")]
+    [InlineData("name: a\nvcpus: !count 2", "x.yaml:2: unsupported YAML tag '!count'")]
     [InlineData("- a\n- b", "x.yaml:1: a scenario must be a mapping")]
     [InlineData("name: [unclosed", "x.yaml:2: invalid YAML")]
     public void Parse_BadInput_NamesFileLineAndProblem(string yaml, string expectedStart)
@@ -115,6 +116,10 @@ public sealed class ScenarioLoaderTests
         Assert.StartsWith(expectedStart, e.Message, StringComparison.Ordinal);
         Assert.DoesNotContain('\n', e.Message);
     }
+
+    [Fact]
+    public void StandardYamlTags_AreAccepted()
+        => Assert.Equal(2, ScenarioLoader.Parse("vcpus: !!int 2\nname: !!str t", "x.yaml").Vcpus);
 
     [Fact]
     public void ReplyTimeout_DefaultsToTenSeconds()
