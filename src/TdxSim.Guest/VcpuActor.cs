@@ -120,7 +120,7 @@ public sealed class VcpuActor : ReceiveActor
             ulong done = _cpu.State.InstructionsRetired;
             if (done >= max)
             {
-                StopWith(GuestStopKind.InstructionLimit, $"vCPU {_setup.Index} reached its instruction limit of {max} at RIP 0x{_cpu.State.Rip:x}");
+                StopAtLimit(max, string.Empty);
                 return;
             }
 
@@ -261,7 +261,7 @@ public sealed class VcpuActor : ReceiveActor
                 if (_kernel.IsUnrollingStringIo && _setup.MaxInstructions is ulong max && _cpu.State.InstructionsRetired >= max)
                 {
                     // Between two elements of an unrolled REP INS/OUTS: the state is restartable here.
-                    StopWith(GuestStopKind.InstructionLimit, $"vCPU {_setup.Index} reached its instruction limit of {max} at RIP 0x{_cpu.State.Rip:x} (unrolled string I/O, RCX 0x{_cpu.State.Gpr[Gpr.Rcx]:x} elements left)");
+                    StopAtLimit(max, $" (unrolled string I/O, RCX 0x{_cpu.State.Gpr[Gpr.Rcx]:x} elements left)");
                     return;
                 }
 
@@ -342,9 +342,12 @@ public sealed class VcpuActor : ReceiveActor
 
     private void Fatal(ulong rip, string reason)
     {
-        StopWith(GuestStopKind.GuestFatal, $"vCPU {_setup.Index}: RIP 0x{rip:x} (bytes {InstructionBytes.Describe(_cpu.Memory, rip)}): {reason}");
+        StopWith(GuestStopKind.GuestFatal, InstructionBytes.FatalDetail(_setup.Index, _cpu.Memory, rip, reason));
         _deadState = "fatal";
     }
+
+    private void StopAtLimit(ulong max, string context)
+        => StopWith(GuestStopKind.InstructionLimit, $"vCPU {_setup.Index} reached its instruction limit of {max} at RIP 0x{_cpu.State.Rip:x}{context}");
 
     private void StopWith(GuestStopKind kind, string detail)
     {

@@ -17,7 +17,7 @@ internal sealed record MachineWiring(
     ulong? TimeLimitNs,
     ulong? ReplyTimeoutNs,
     bool ResumeAfterFatalError,
-    Func<ulong, string> InstructionBytesAt,
+    Func<int, ulong, string, string> GuestFatalDetail,
     TaskCompletionSource<MachineOutcome> Completion);
 
 /// <summary>How the TD ended, as the machine actor saw it.</summary>
@@ -335,7 +335,7 @@ internal sealed class MachineActor : ReceiveActor
         if (_fatalErrorVcpu is int v)
         {
             // Contract section 2, status 4: name the vCPU, RIP and instruction bytes (the TDCALL still pending).
-            detail = $"vCPU {v}: RIP 0x{states[v].Rip:x} (bytes {_wiring.InstructionBytesAt(states[v].Rip)}): {detail}";
+            detail = _wiring.GuestFatalDetail(v, states[v].Rip, detail);
         }
 
         _wiring.Completion.TrySetResult(new MachineOutcome(d.Status, d.Reason, detail, states, [.. _reports], _unexpectedReplies, _postCodes, _quotes, [.. _resumedFatalErrors]));

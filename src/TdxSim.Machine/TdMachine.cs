@@ -97,7 +97,7 @@ public static class TdMachine
             scenario.TimeLimitMs is ulong limitMs ? MillisecondsToNs(limitMs) : null,
             scenario.ReplyTimeoutMs == 0 ? null : MillisecondsToNs(scenario.ReplyTimeoutMs),
             scenario.VmmSettings.OnFatalError == FatalErrorPolicy.Resume,
-            rip => InstructionBytes.Describe(memory, rip),
+            (vcpu, rip, reason) => InstructionBytes.FatalDetail(vcpu, memory, rip, reason),
             completion);
 
         var options = new ActorSystemOptions

@@ -18,8 +18,9 @@ namespace TdxSim.Actors.Dispatch;
 /// <para>
 /// Runs are a loop, never recursion: <see cref="Run"/> takes the next mailbox from the slot after each
 /// batch, and every <see cref="MaxHandoffChain"/> consecutive hand-offs it returns to the pool if other work
-/// is waiting there, so a ping-pong pair cannot monopolise a thread while others wait. Actor guarantees are untouched: a mailbox runs only on the thread that claimed its
-/// <c>Scheduled</c> bit, and per-sender order is the channel's FIFO order.
+/// is waiting there, so a ping-pong pair cannot monopolise a thread while others wait. Actor guarantees are
+/// untouched: a mailbox runs only on the thread that claimed its <c>Scheduled</c> bit, and per-sender order
+/// is the channel's FIFO order.
 /// </para>
 /// </remarks>
 internal sealed class ThreadPoolDispatcher : MessageDispatcher
@@ -65,7 +66,7 @@ internal sealed class ThreadPoolDispatcher : MessageDispatcher
                     // Fairness check, every MaxHandoffChain hand-offs: return to the pool only when other work
                     // waits there. Yielding to an empty pool bought nothing but a wake-up of another worker, which
                     // then often took the chain over: a one-vCPU TD crossed threads every 64 round trips (100k
-                    // context switches per million operations instead of 17k; p99 3-4 us instead of 1.7-2.3 us).
+                    // context switches per million operations instead of about 20k; p99 3-4 us instead of 1.6-2.3 us).
                     // The chain goes to this thread's local queue, so the pool's other workers take the waiting
                     // work while this one carries on.
                     if (ThreadPool.PendingWorkItemCount > 0)

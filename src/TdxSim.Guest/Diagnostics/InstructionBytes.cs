@@ -12,12 +12,21 @@ public static class InstructionBytes
     private const int MaxInstructionLength = 15;
 
     /// <summary>
+    /// The guest-fatal line of contract section 2: "vCPU n: RIP 0x... (bytes ...): reason", the bytes read from
+    /// <paramref name="memory"/> at <paramref name="rip"/>.
+    /// </summary>
+    public static string FatalDetail(int vcpu, GuestPhysicalMemory memory, ulong rip, string reason)
+    {
+        ArgumentNullException.ThrowIfNull(memory);
+        return $"vCPU {vcpu}: RIP 0x{rip:x} (bytes {Describe(memory, rip)}): {reason}";
+    }
+
+    /// <summary>
     /// Up to 15 bytes of private memory at <paramref name="rip"/> in lower-case hex, fewer when the code runs up to
     /// the end of private memory, or <c>unreadable</c> when not even one byte is there.
     /// </summary>
-    public static string Describe(GuestPhysicalMemory memory, ulong rip)
+    private static string Describe(GuestPhysicalMemory memory, ulong rip)
     {
-        ArgumentNullException.ThrowIfNull(memory);
         Span<byte> bytes = stackalloc byte[MaxInstructionLength];
         for (int n = bytes.Length; n > 0; n--)
         {
