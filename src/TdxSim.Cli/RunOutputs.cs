@@ -1,4 +1,4 @@
-using TdxSim.Actors.Events;
+using TdxSim.Runtime.Tracing;
 using TdxSim.Machine.Logging;
 using TdxSim.Machine.Logging.Trace;
 using TdxSim.Machine.Scenarios;

@@ -1,9 +1,10 @@
 using TdxSim.Abi;
 using TdxSim.Abi.Messages;
-using TdxSim.Actors;
+using Akka.Actor;
 using TdxSim.Cpu;
 using TdxSim.Guest.Diagnostics;
 using TdxSim.Guest.Kernel;
+using TdxSim.Runtime;
 
 namespace TdxSim.Guest;
 
@@ -39,7 +40,7 @@ public sealed record VcpuSetup(
 /// The actor runs at most <see cref="VcpuSetup.SliceInstructions"/> instructions per message so stop
 /// requests and other actors get their turn.
 /// </remarks>
-public sealed class VcpuActor : ReceiveActor
+public sealed class VcpuActor : TdxActor
 {
     private static readonly object RunSlice = new RunSliceMessage();
 
@@ -93,7 +94,7 @@ public sealed class VcpuActor : ReceiveActor
     }
 
     /// <summary>Props for a vCPU actor.</summary>
-    public static Props Props(VcpuSetup setup) => Actors.Props.Create(() => new VcpuActor(setup));
+    public static Props Props(VcpuSetup setup) => Akka.Actor.Props.Create(() => new VcpuActor(setup));
 
     private void OnStart()
     {
@@ -147,14 +148,16 @@ public sealed class VcpuActor : ReceiveActor
                     && regs[Gpr.R11] == (ulong)TdVmcallSubfunction.InstructionHlt;
                 _mode = Mode.AwaitingGuestTdcall;
                 _exitStartedNs = _requestSentNs = Now;
-                _setup.TdxModule.Tell(new TdcallRequested(_setup.Index, regs), Self, Context.NewCorrelationId());
+                StartCorrelation();
+                _setup.TdxModule.Tell(new TdcallRequested(_setup.Index, regs), Self);
                 return;
             }
 
             case CpuExitKind.VirtualizationException:
                 _mode = Mode.AwaitingTdEntry;
                 _exitStartedNs = _requestSentNs = Now;
-                _setup.TdxModule.Tell(new TdExited(_setup.Index, exit.Ve, _cpu.State.Gpr), Self, Context.NewCorrelationId());
+                StartCorrelation();
+                _setup.TdxModule.Tell(new TdExited(_setup.Index, exit.Ve, _cpu.State.Gpr), Self);
                 return;
 
             case CpuExitKind.EptViolation:
@@ -355,8 +358,6 @@ public sealed class VcpuActor : ReceiveActor
         _deadState = kind == GuestStopKind.InstructionLimit ? "limit" : "fatal";
         _setup.Machine.Tell(new GuestStopRequested(_setup.Index, kind, 0, detail), Self);
     }
-
-    private long Now => Context.System.Clock.NowNanoseconds;
 
     private sealed class RunSliceMessage;
 }

@@ -1,8 +1,7 @@
 using TdxSim.Abi.Messages;
-using TdxSim.Actors;
-using TdxSim.Actors.Scheduling;
-using TdxSim.Actors.Supervision;
+using Akka.Actor;
 using TdxSim.Guest;
+using TdxSim.Runtime;
 
 namespace TdxSim.Machine;
 
@@ -39,7 +38,7 @@ internal sealed record MachineOutcome(
 /// a vCPU's fatal or limit, every vCPU halted, the time limit, or a failing actor (an emulator bug: status 8).
 /// The first decision wins; the machine then stops every vCPU and collects its final state.
 /// </summary>
-internal sealed class MachineActor : ReceiveActor
+internal sealed class MachineActor : TdxActor, IWithTimers
 {
     private static readonly TimeSpan StopCollectionTimeout = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan ReplyWatchdogPeriod = TimeSpan.FromSeconds(1);
@@ -60,8 +59,8 @@ internal sealed class MachineActor : ReceiveActor
     private long _quotes;
     private (int Status, string Reason, string Detail)? _decision;
     private int? _fatalErrorVcpu;
-    private IDisposable? _unexpectedSubscription;
-    private ICancelable? _replyWatchdog;
+
+    public ITimerScheduler Timers { get; set; } = null!;
 
     public MachineActor(MachineWiring wiring)
     {
@@ -83,6 +82,7 @@ internal sealed class MachineActor : ReceiveActor
         Receive<ChildFailed>(f => Decide(ExitStatus.InternalError, "internal-error", f.Detail));
         Receive<TimeLimitReached>(_ => Decide(ExitStatus.LimitReached, "time-limit", "the time limit was reached"));
         Receive<ReplyWatchdogTick>(_ => OnReplyWatchdogTick());
+        Receive<WakeDue>(w => w.Vmm.Tell(new WakeHaltedVcpu(w.Vcpu), Self));
         Receive<StopCollectionTimedOut>(_ => Complete());
         Receive<UnexpectedReply>(_ => _unexpectedReplies++);
         Receive<Terminated>(OnTerminated);
@@ -90,7 +90,7 @@ internal sealed class MachineActor : ReceiveActor
 
     protected override void PreStart()
     {
-        _unexpectedSubscription = Context.System.EventStream.Subscribe<UnexpectedReply>(r => Self.Tell(r, ActorRefs.NoSender));
+        Context.System.EventStream.Subscribe(Self, typeof(UnexpectedReply));
 
         // The VMM first (the module routes to it), then the module, then the vCPUs that call the module.
         if (_wiring.PerVcpuVmm)
@@ -98,48 +98,46 @@ internal sealed class MachineActor : ReceiveActor
             var members = new (string, Props)[_vmms.Length];
             for (int i = 0; i < members.Length; i++)
             {
-                members[i] = (i.ToString(System.Globalization.CultureInfo.InvariantCulture), _wiring.VmmProps(Self));
+                members[i] = (i.ToString(System.Globalization.CultureInfo.InvariantCulture), Runtime.Configure(_wiring.VmmProps(Self)));
             }
 
             _groupsPending++;
-            Context.ActorOf(Props.Create(() => new GroupActor(members, _vmms)), "vmm");
+            Context.ActorOf(Runtime.Configure(Props.Create(() => new GroupActor(members, _vmms))), "vmm");
         }
         else
         {
-            _vmms[0] = Context.ActorOf(_wiring.VmmProps(Self), "vmm");
+            _vmms[0] = Context.ActorOf(Runtime.Configure(_wiring.VmmProps(Self)), "vmm");
         }
 
         IActorRef[] vmms = _vmms;
         bool perVcpu = _wiring.PerVcpuVmm;
-        IActorRef module = Context.ActorOf(_wiring.ModuleProps(v => perVcpu ? vmms[v] : vmms[0]), "tdx-module");
+        IActorRef module = Context.ActorOf(Runtime.Configure(_wiring.ModuleProps(v => perVcpu ? vmms[v] : vmms[0])), "tdx-module");
 
         var vcpuMembers = new (string, Props)[_vcpus.Length];
         for (int i = 0; i < vcpuMembers.Length; i++)
         {
-            vcpuMembers[i] = (i.ToString(System.Globalization.CultureInfo.InvariantCulture), _wiring.VcpuProps(i, module, Self));
+            vcpuMembers[i] = (i.ToString(System.Globalization.CultureInfo.InvariantCulture), Runtime.Configure(_wiring.VcpuProps(i, module, Self)));
         }
 
         _groupsPending++;
-        Context.ActorOf(Props.Create(() => new GroupActor(vcpuMembers, _vcpus)), "vcpu");
+        Context.ActorOf(Runtime.Configure(Props.Create(() => new GroupActor(vcpuMembers, _vcpus))), "vcpu");
 
         if (_wiring.TimeLimitNs is ulong limit)
         {
-            Context.System.Scheduler.ScheduleTellOnce(TimeSpan.FromTicks((long)(limit / 100)), Self, TimeLimitReached.Instance, Self);
+            Timers.StartSingleTimer(TimeLimitReached.Instance, TimeLimitReached.Instance, TimeSpan.FromTicks((long)(limit / 100)));
         }
 
         // Nothing waits for ever: a reply lost inside the emulator ends the run with status 8 instead of hanging.
         // Only on real time: under the deterministic dispatcher a lost reply leaves the loop idle, which it reports.
-        if (_wiring.ReplyTimeoutNs is not null && Context.System.Deterministic is null)
+        if (_wiring.ReplyTimeoutNs is not null && Runtime.Deterministic is null)
         {
-            _replyWatchdog = Context.System.Scheduler.ScheduleTellRepeatedly(
-                ReplyWatchdogPeriod, ReplyWatchdogPeriod, Self, ReplyWatchdogTick.Instance, Self);
+            Timers.StartPeriodicTimer(ReplyWatchdogTick.Instance, ReplyWatchdogTick.Instance, ReplyWatchdogPeriod);
         }
     }
 
     protected override void PostStop()
     {
-        _replyWatchdog?.Cancel();
-        _unexpectedSubscription?.Dispose();
+        Context.System.EventStream.Unsubscribe(Self);
     }
 
     private void OnReplyWatchdogTick()
@@ -159,12 +157,15 @@ internal sealed class MachineActor : ReceiveActor
         }
     }
 
-    protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(e =>
-    {
-        // Any failing actor of the TD is an emulator bug: stop it and end the run with status 8.
-        Self.Tell(new ChildFailed($"{e.GetType().Name}: {e.Message}"), ActorRefs.NoSender);
-        return Directive.Stop;
-    });
+    protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(
+        e =>
+        {
+            // Any failing actor of the TD is an emulator bug: stop it and end the run with status 8.
+            Runtime.CountFailure();
+            Self.Tell(new ChildFailed($"{e.GetType().Name}: {e.Message}"), ActorRefs.NoSender);
+            return Directive.Stop;
+        },
+        loggingEnabled: false);
 
     private void OnGroupReady(GroupReady ready)
     {
@@ -224,7 +225,7 @@ internal sealed class MachineActor : ReceiveActor
         {
             // The host makes the vCPU runnable again after a while (KVM selftest verify_guest_hlt).
             IActorRef vmm = _wiring.PerVcpuVmm ? _vmms[v] : _vmms[0];
-            Context.System.Scheduler.ScheduleTellOnce(TimeSpan.FromTicks((long)(wakeNs / 100)), vmm, new WakeHaltedVcpu(v), Self);
+            Timers.StartSingleTimer(new WakeDue(v, vmm), new WakeDue(v, vmm), TimeSpan.FromTicks((long)(wakeNs / 100)));
             return;
         }
 
@@ -275,7 +276,7 @@ internal sealed class MachineActor : ReceiveActor
             return;
         }
 
-        Context.System.Scheduler.ScheduleTellOnce(StopCollectionTimeout, Self, StopCollectionTimedOut.Instance, Self);
+        Timers.StartSingleTimer(StopCollectionTimedOut.Instance, StopCollectionTimedOut.Instance, StopCollectionTimeout);
     }
 
     private void OnVcpuStopped(VcpuStopped stopped)
@@ -343,6 +344,9 @@ internal sealed class MachineActor : ReceiveActor
 
     private sealed record ChildFailed(string Detail);
 
+    /// <summary>The host's HLT wake-up delay for a vCPU is over: the VMM that holds its HLT makes it runnable.</summary>
+    private sealed record WakeDue(int Vcpu, IActorRef Vmm);
+
     private sealed class TimeLimitReached
     {
         public static readonly TimeLimitReached Instance = new();
@@ -366,7 +370,7 @@ internal sealed record GroupReady(string Name);
 /// Creates its members when it starts, publishes their refs into <c>refs</c> and tells its parent. Failures of
 /// members escalate to the parent, which owns the TD's fate.
 /// </summary>
-internal sealed class GroupActor : ReceiveActor
+internal sealed class GroupActor : TdxActor
 {
     public GroupActor((string Name, Props Props)[] members, IActorRef[] refs)
     {
@@ -375,8 +379,8 @@ internal sealed class GroupActor : ReceiveActor
             refs[i] = Context.ActorOf(members[i].Props, members[i].Name);
         }
 
-        Context.Parent.Tell(new GroupReady(Self.Name), Self);
+        Context.Parent.Tell(new GroupReady(Self.Path.Name), Self);
     }
 
-    protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(_ => Directive.Escalate);
+    protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(_ => Directive.Escalate, loggingEnabled: false);
 }

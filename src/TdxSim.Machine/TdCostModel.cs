@@ -1,7 +1,7 @@
 using System.Globalization;
 using TdxSim.Abi.Messages;
-using TdxSim.Actors;
-using TdxSim.Actors.Dispatch;
+using Akka.Actor;
+using TdxSim.Runtime.Tracing;
 
 namespace TdxSim.Machine;
 
@@ -54,13 +54,13 @@ internal sealed class TdCostModel : IMessageCostModel
     private const int VmmRole = -2;
     private const int OtherRole = -3;
 
-    public long CostNanoseconds(in Envelope envelope, IActorRef recipient)
+    public long CostNanoseconds(object message, IActorRef recipient)
     {
         int role = RoleOf(recipient);
         switch (role)
         {
             case ModuleRole:
-                return envelope.Message is TdExited ? _settings.TdExitNs : _settings.TdcallNs;
+                return message is TdExited ? _settings.TdExitNs : _settings.TdcallNs;
             case VmmRole:
                 return _settings.VmmNs;
             case OtherRole:
@@ -69,7 +69,7 @@ internal sealed class TdCostModel : IMessageCostModel
                 ulong retired = _cpus[role].State.InstructionsRetired;
                 ulong delta = retired - _charged[role];
                 _charged[role] = retired;
-                long entry = envelope.Message is TdcallCompleted or TdEntered ? _settings.TdEntryNs : 0;
+                long entry = message is TdcallCompleted or TdEntered ? _settings.TdEntryNs : 0;
                 return (long)(delta * _settings.InstructionNs) + entry;
         }
     }

@@ -1,8 +1,6 @@
 using System.Diagnostics;
 using TdxSim.Abi;
-using TdxSim.Actors;
-using TdxSim.Actors.Dispatch;
-using TdxSim.Actors.Events;
+using Akka.Actor;
 using TdxSim.Devices;
 using TdxSim.Guest;
 using TdxSim.Guest.Diagnostics;
@@ -11,6 +9,10 @@ using TdxSim.Images;
 using TdxSim.Images.Guests;
 using TdxSim.Machine.Scenarios;
 using TdxSim.Memory;
+using TdxSim.Runtime;
+using TdxSim.Runtime.Configuration;
+using TdxSim.Runtime.Deterministic;
+using TdxSim.Runtime.Tracing;
 using TdxSim.TdxModule;
 using TdxSim.TdxModule.Memory;
 using TdxSim.Vmm;
@@ -36,6 +38,12 @@ public static class TdMachine
 
     /// <summary>PAUSEs between pause-loop exits: a spin-wait loop yields after this many iterations.</summary>
     public const int PauseExitInterval = 4;
+
+    /// <summary>How long the deterministic loop waits, with nothing ready and no timer, before it calls the TD idle.</summary>
+    private static readonly TimeSpan DeterministicIdleGrace = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>How long stopping the actor system may take.</summary>
+    private static readonly TimeSpan ShutdownGrace = TimeSpan.FromSeconds(10);
 
     /// <summary>Runs <paramref name="scenario"/>.</summary>
     /// <exception cref="ScenarioException">The scenario, image or options are unusable (exit status 2).</exception>
@@ -100,38 +108,47 @@ public static class TdMachine
             (vcpu, rip, reason) => InstructionBytes.FatalDetail(vcpu, memory, rip, reason),
             completion);
 
-        var options = new ActorSystemOptions
-        {
-            Dispatcher = scenario.Deterministic ? DispatcherMode.Deterministic : DispatcherMode.Concurrent,
-            Seed = scenario.Seed,
-            CostModel = scenario.Deterministic ? new TdCostModel(scenario.Costs, cpus) : null,
-
-            // Only the message log and the trace read send times; without them a round trip skips four clock reads.
-            SendTimesOnlyWhenObserved = true,
-        };
+        Akka.Configuration.Config config = RuntimeConfig.Build(scenario.Deterministic, scenario.Seed, scenario.AkkaConfig);
         if (!scenario.Deterministic)
         {
             EnsurePoolThreads(scenario.Vcpus);
         }
 
         var wall = Stopwatch.StartNew();
-        using ActorSystem system = ActorSystem.Create("td", options);
-        foreach (IDeliveryObserver observer in io.Observers ?? [])
+        ActorSystem system;
+        try
         {
-            // The log's t_ns must come from the system's clock: virtual time in deterministic runs.
-            if (observer is Logging.MessageRecorder recorder)
-            {
-                recorder.Clock = system.Clock;
-            }
-
-            system.AddDeliveryObserver(observer);
+            system = RuntimeConfig.CreateSystem("td", config);
+        }
+        catch (RuntimeConfigException e)
+        {
+            throw new ScenarioException(e.Message, e);
         }
 
-        system.ActorOf(Props.Create(() => new MachineActor(wiring)), "machine");
-        MachineOutcome outcome;
-        if (system.Deterministic is { } loop)
+        using var systemLifetime = system;
+        TdxRuntime runtime = TdxRuntime.Get(system);
+        DeterministicDispatcher? loop = runtime.Deterministic;
+        if (loop is not null)
         {
-            loop.RunUntilCompleted(completion.Task);
+            runtime.CostModel = new TdCostModel(scenario.Costs, cpus);
+        }
+
+        foreach (IDeliveryObserver observer in io.Observers ?? [])
+        {
+            // The log's t_ns must come from the runtime's clock: virtual time in deterministic runs.
+            if (observer is Logging.MessageRecorder recorder)
+            {
+                recorder.Clock = runtime.Clock;
+            }
+
+            runtime.AddDeliveryObserver(observer);
+        }
+
+        system.ActorOf(runtime.Configure(Props.Create(() => new MachineActor(wiring))), "machine");
+        MachineOutcome outcome;
+        if (loop is not null)
+        {
+            loop.RunUntil(completion.Task, runtime.VirtualTime, DeterministicIdleGrace);
             outcome = completion.Task.IsCompleted
                 ? completion.Task.Result
                 : throw new InvalidOperationException("the deterministic dispatcher went idle before the TD ended");
@@ -141,8 +158,21 @@ public static class TdMachine
             outcome = completion.Task.GetAwaiter().GetResult();
         }
 
-        long endNs = system.Clock.NowNanoseconds;
-        system.Terminate().GetAwaiter().GetResult();
+        // What never reached a handler while the TD ran: messages still in flight when the system stops are not lost.
+        long deadLetters = runtime.DeadLetterCount, unhandled = runtime.UnhandledCount, dropped = runtime.DroppedCount;
+        long endNs = runtime.Clock.NowNanoseconds;
+        Task terminated = system.Terminate();
+        if (loop is not null)
+        {
+            // The TD's actors stop on the deterministic dispatcher: keep running it until Akka has stopped them all.
+            loop.RunUntil(terminated, time: null, ShutdownGrace);
+        }
+
+        if (!terminated.Wait(ShutdownGrace))
+        {
+            throw new InvalidOperationException($"the actor system did not terminate within {ShutdownGrace.TotalSeconds} s");
+        }
+
         wall.Stop();
         com1.Flush();
 
@@ -161,10 +191,10 @@ public static class TdMachine
             }
         }
 
-        counters["runtime.dead_letters"] = system.DeadLetterCount;
-        counters["runtime.unhandled"] = system.UnhandledCount;
-        counters["runtime.dropped"] = system.DroppedCount;
-        counters["runtime.failures"] = system.FailureCount;
+        counters["runtime.dead_letters"] = deadLetters;
+        counters["runtime.unhandled"] = unhandled;
+        counters["runtime.dropped"] = dropped;
+        counters["runtime.failures"] = runtime.FailureCount;
         counters["runtime.unexpected_replies"] = outcome.UnexpectedReplies;
         counters["vmm.post_codes"] = outcome.PostCodes;
         counters["vmm.quotes_completed"] = outcome.QuotesCompleted;

@@ -1,5 +1,6 @@
 using TdxSim.Abi.Messages;
-using TdxSim.Actors;
+using Akka.Actor;
+using TdxSim.Runtime;
 
 namespace TdxSim.TdxModule;
 
@@ -18,13 +19,14 @@ namespace TdxSim.TdxModule;
 /// for the same reason. A core exception (an unknown vCPU, a vCPU breaking the protocol) is an emulator bug and
 /// fails the actor for its supervisor to see.
 /// </summary>
-public sealed class TdxModuleActor : ReceiveActor
+public sealed class TdxModuleActor : TdxActor
 {
     private readonly TdxModuleCore _core;
     private readonly Func<int, IActorRef> _vmmFor;
     private readonly IActorRef?[] _waitingVcpus;
 
-    private TdxModuleActor(TdxModuleCore core, Func<int, IActorRef> vmmFor, IActorRef?[] waitingVcpus)
+    /// <summary>Creates the actor; use <see cref="CreateProps(TdxModuleCore, Func{int, IActorRef})"/>.</summary>
+    public TdxModuleActor(TdxModuleCore core, Func<int, IActorRef> vmmFor, IActorRef?[] waitingVcpus)
     {
         _core = core;
         _vmmFor = vmmFor;

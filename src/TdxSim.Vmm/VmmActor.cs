@@ -1,5 +1,6 @@
 using TdxSim.Abi.Messages;
-using TdxSim.Actors;
+using Akka.Actor;
+using TdxSim.Runtime;
 
 namespace TdxSim.Vmm;
 
@@ -22,7 +23,7 @@ namespace TdxSim.Vmm;
 /// Several VMM actors may share one core ("per-vcpu" mode): each then receives the requests of its own vCPUs, and a
 /// <see cref="WakeHaltedVcpu"/> must go to the actor that received that vCPU's HLT (others ignore it).
 /// </summary>
-public sealed class VmmActor : ReceiveActor
+public sealed class VmmActor : TdxActor, IWithTimers
 {
     /// <summary>Default time between accepting a GetQuote and writing the quote.</summary>
     public static readonly TimeSpan DefaultQuoteDelay = TimeSpan.FromMilliseconds(1);
@@ -31,6 +32,9 @@ public sealed class VmmActor : ReceiveActor
     private readonly IActorRef _machine;
     private readonly TimeSpan _quoteDelay;
     private readonly IActorRef?[] _haltedCallers;
+
+    /// <inheritdoc/>
+    public ITimerScheduler Timers { get; set; } = null!;
 
     /// <summary>Creates the actor; use <see cref="Props(VmmCore, IActorRef, TimeSpan?)"/>.</summary>
     public VmmActor(VmmCore core, IActorRef machine, TimeSpan quoteDelay)
@@ -55,7 +59,7 @@ public sealed class VmmActor : ReceiveActor
     public static Props Props(VmmCore core, IActorRef machine, TimeSpan? quoteDelay = null)
     {
         TimeSpan delay = quoteDelay ?? DefaultQuoteDelay;
-        return Actors.Props.Create(() => new VmmActor(core, machine, delay));
+        return Akka.Actor.Props.Create(() => new VmmActor(core, machine, delay));
     }
 
     private void OnRequested(TdVmcallRequested request)
@@ -96,7 +100,8 @@ public sealed class VmmActor : ReceiveActor
 
         if (outcome.PendingQuote is { } quote)
         {
-            Context.System.Scheduler.ScheduleTellOnce(_quoteDelay, Self, new QuoteGenerationDue(quote), Self);
+            // One timer per quote (its request is the key): concurrent GetQuotes each complete after their own delay.
+            Timers.StartSingleTimer(quote, new QuoteGenerationDue(quote), _quoteDelay);
         }
     }
 

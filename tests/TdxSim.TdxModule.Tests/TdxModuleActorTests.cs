@@ -1,14 +1,15 @@
 using TdxSim.Abi;
 using TdxSim.Abi.Messages;
-using TdxSim.Actors;
-using TdxSim.Actors.TestKit;
+using Akka.Actor;
+using Akka.TestKit;
+using TdxSim.Runtime.TestKit;
 using TdxSim.TdxModule.Memory;
 using TdxSim.TdxModule.Tests.Support;
 
 namespace TdxSim.TdxModule.Tests;
 
 /// <summary>The module actor with TestProbes as vCPUs and VMMs.</summary>
-public sealed class TdxModuleActorTests : TestKit
+public sealed class TdxModuleActorTests : TdxTestKit
 {
     private static TdxModuleCore NewCore(int vcpus = 2, ulong attributes = TdAttributes.SeptVeDisable, TdPageState initial = TdPageState.Accepted)
         => new(new TdxModuleOptions { NumVcpus = vcpus, Attributes = attributes }, new FakeTdMemory(ModuleHarness.DefaultMemory, initial));
@@ -38,18 +39,21 @@ public sealed class TdxModuleActorTests : TestKit
     [Fact]
     public void Vmcall_GoesToTheVmmMasked_AndOnlySelectedRegistersComeBack()
     {
+        DeliveryRecorder deliveries = RecordDeliveries();
         TestProbe vmm = CreateTestProbe("vmm");
         TestProbe vcpu = CreateTestProbe("vcpu0");
+        IActorRef vmmRelay = Sys.ActorOf(RelayTo(vmm.Ref), "vmm-relay");
+        IActorRef vcpuRelay = Sys.ActorOf(RelayTo(vcpu.Ref), "vcpu-relay");
         TdxModuleCore core = NewCore();
-        IActorRef module = Sys.ActorOf(TdxModuleActor.CreateProps(core, vmm.Ref), "tdx-module");
+        IActorRef module = ActorOfStarted(TdxModuleActor.CreateProps(core, vmmRelay), "tdx-module");
         const ushort select = GprMask.R10 | GprMask.R11 | GprMask.R12 | GprMask.R13;
         Gprs guest = ModuleHarness.Distinct();
         guest[Gpr.R10] = 0;
         guest[Gpr.R11] = (ulong)TdVmcallSubfunction.InstructionIo;
-        module.Tell(Vmcall(0, select, guest), vcpu.Ref, 4242);
+        TellWithCorrelation(module, Vmcall(0, select, guest), vcpuRelay, 4242);
 
         TdVmcallRequested request = vmm.ExpectMsg<TdVmcallRequested>();
-        Assert.Equal(4242, vmm.LastEnvelope.CorrelationId);
+        Assert.Equal(4242, deliveries.CorrelationOf<TdVmcallRequested>());
         Assert.Equal(module, vmm.LastSender);
         Assert.Equal(0, request.Vcpu);
         Assert.Equal(select, request.GprSelect);
@@ -65,9 +69,9 @@ public sealed class TdxModuleActorTests : TestKit
         // The VMM (replying inside the request's correlation, as a VMM actor does) writes every register;
         // the guest gets R10..R13 and RAX only.
         Gprs answer = ModuleHarness.Distinct();
-        module.Tell(new TdVmcallCompleted(0, 30, GprMask.All, answer), vmm.Ref, vmm.LastEnvelope.CorrelationId);
+        TellWithCorrelation(module, new TdVmcallCompleted(0, 30, GprMask.All, answer), vmmRelay, 4242);
         TdcallCompleted c = vcpu.ExpectMsg<TdcallCompleted>();
-        Assert.Equal(4242, vcpu.LastEnvelope.CorrelationId);
+        Assert.Equal(4242, deliveries.CorrelationOf<TdcallCompleted>());
         Assert.Equal(module, vcpu.LastSender);
         Assert.Equal((ushort)(select | GprMask.Rax), c.WrittenRegisters);
         Assert.Equal(TdxStatus.Success, c.CompletionStatus);
@@ -142,13 +146,15 @@ public sealed class TdxModuleActorTests : TestKit
     [Fact]
     public void TdExit_IsAnsweredWithTdEntered()
     {
+        DeliveryRecorder deliveries = RecordDeliveries();
         TestProbe vmm = CreateTestProbe("vmm");
         TestProbe vcpu = CreateTestProbe("vcpu1");
-        IActorRef module = Sys.ActorOf(TdxModuleActor.CreateProps(NewCore(), vmm.Ref), "tdx-module");
+        IActorRef vcpuRelay = Sys.ActorOf(RelayTo(vcpu.Ref), "vcpu-relay");
+        IActorRef module = ActorOfStarted(TdxModuleActor.CreateProps(NewCore(), vmm.Ref), "tdx-module");
         var cpuid = new VeInfo(VeExitReason.Cpuid, 0, 0, 0, 2, 0);
-        module.Tell(new TdExited(1, cpuid, ModuleHarness.Regs((Gpr.Rax, 0x21))), vcpu.Ref, 77);
+        TellWithCorrelation(module, new TdExited(1, cpuid, ModuleHarness.Regs((Gpr.Rax, 0x21))), vcpuRelay, 77);
         TdEntered emulated = vcpu.ExpectMsg<TdEntered>();
-        Assert.Equal(77, vcpu.LastEnvelope.CorrelationId);
+        Assert.Equal(77, deliveries.CorrelationOf<TdEntered>());
         Assert.Equal(TdEntryAction.Emulated, emulated.Action);
         Assert.Equal(0x6574_6E49UL, emulated.Regs[Gpr.Rbx]);
 

@@ -1,10 +1,11 @@
 using BenchmarkDotNet.Attributes;
 using TdxSim.Abi;
 using TdxSim.Abi.Messages;
-using TdxSim.Actors;
-using TdxSim.Actors.Scheduling;
+using Akka.Actor;
 using TdxSim.Machine.Logging;
 using TdxSim.Machine.Logging.Trace;
+using TdxSim.Runtime.Time;
+using TdxSim.Runtime.Tracing;
 
 namespace TdxSim.Benchmarks.Logging;
 
@@ -21,7 +22,7 @@ public class MessageLogBenchmarks
     private const int HookRecords = Records * 16;
 
     private readonly MessageRecord[] _records = new MessageRecord[Records];
-    private readonly (Envelope Envelope, IActorRef To)[] _deliveries = new (Envelope, IActorRef)[Records];
+    private readonly (Delivery Envelope, IActorRef To)[] _deliveries = new (Delivery, IActorRef)[Records];
     private JsonLinesLogSink _jsonLines = null!;
     private ChromeTraceLogSink _trace = null!;
     private MessageRecorder _recorder = null!;
@@ -40,7 +41,7 @@ public class MessageLogBenchmarks
             (object message, IActorRef from, IActorRef to) = flow[i % flow.Length];
             long corr = 1 + (i / flow.Length);
             _records[i] = new MessageRecord(i + 1, i * 100L, message, namer.LabelOf(from), namer.LabelOf(to), corr, (i * 100L) - 20);
-            _deliveries[i] = (new Envelope(message, from, corr, i * 100L), to);
+            _deliveries[i] = (new Delivery(message, from, corr, i * 100L), to);
         }
 
         _jsonLines = new JsonLinesLogSink(Stream.Null);
@@ -66,7 +67,7 @@ public class MessageLogBenchmarks
     [Benchmark(OperationsPerInvoke = HookRecords)]
     public void DeliveryHook()
     {
-        (Envelope Envelope, IActorRef To)[] deliveries = _deliveries;
+        (Delivery Envelope, IActorRef To)[] deliveries = _deliveries;
         for (int round = 0; round < HookRecords / Records; round++)
         {
             for (int i = 0; i < deliveries.Length; i++)
@@ -115,7 +116,7 @@ public class MessageLogBenchmarks
     [Benchmark(OperationsPerInvoke = Records)]
     public void RecorderToJsonLines()
     {
-        (Envelope Envelope, IActorRef To)[] deliveries = _deliveries;
+        (Delivery Envelope, IActorRef To)[] deliveries = _deliveries;
         for (int i = 0; i < deliveries.Length; i++)
         {
             _recorder.OnDelivered(in deliveries[i].Envelope, deliveries[i].To);
@@ -158,25 +159,23 @@ public class MessageLogBenchmarks
     }
 
     /// <summary>A ref with only a path: the recorder never sends.</summary>
-    private sealed class PathRef : IActorRef
+    private sealed class PathRef : MinimalActorRef
     {
         public PathRef(string path)
         {
-            ActorPath p = ActorPath.Root;
+            ActorPath p = new RootActorPath(new Address("akka", "td"));
             foreach (string element in path.Split('/', StringSplitOptions.RemoveEmptyEntries))
             {
-                p = p.Child(element);
+                p /= element;
             }
 
             Path = p;
         }
 
-        public ActorPath Path { get; }
+        public override ActorPath Path { get; }
 
-        public string Name => Path.Name;
+        public override IActorRefProvider Provider => throw new NotSupportedException();
 
-        public void Tell(object message, IActorRef? sender) => throw new NotSupportedException();
-
-        public void Tell(object message, IActorRef? sender, long correlationId) => throw new NotSupportedException();
+        protected override void TellInternal(object message, IActorRef sender) => throw new NotSupportedException();
     }
 }

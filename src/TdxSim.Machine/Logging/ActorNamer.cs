@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Text.Json;
-using TdxSim.Actors;
+using Akka.Actor;
 
 namespace TdxSim.Machine.Logging;
 
@@ -51,7 +51,7 @@ public sealed class ActorNamer
         }
 
         RootPath = rootPath.EndsWith('/') ? rootPath : rootPath + "/";
-        _create = r => new ActorLabel(NameOf(r.Path.ToString(), r.Path));
+        _create = r => new ActorLabel(NameOf(r.Path.ToStringWithoutAddress(), r.Path));
     }
 
     /// <summary>The stripped prefix, always ending in '/'.</summary>
@@ -98,7 +98,8 @@ public sealed class ActorNamer
 
         if (path is not null)
         {
-            return path.ToUserRelativeString();
+            string full = path.ToStringWithoutAddress();
+            return full.StartsWith("/user/", StringComparison.Ordinal) ? full["/user/".Length..] : full.TrimStart('/');
         }
 
         const string UserPrefix = "/user/";

@@ -38,7 +38,7 @@ public readonly struct MessageRecord
     public long CorrelationId { get; }
 
     /// <summary>
-    /// The clock reading when the message was sent (<see cref="TdxSim.Actors.Envelope.SentAtNs"/>), or -1 when the
+    /// The clock reading when the message was sent (<see cref="TdxSim.Runtime.Tracing.Delivery.SentAtNs"/>), or -1 when the
     /// recorder's clock is not known to be the one that stamped it (no clock was attached to the recorder).
     /// </summary>
     public long SentAtNs { get; }

@@ -1,6 +1,6 @@
-using TdxSim.Actors;
-using TdxSim.Actors.Events;
-using TdxSim.Actors.Scheduling;
+using Akka.Actor;
+using TdxSim.Runtime.Time;
+using TdxSim.Runtime.Tracing;
 using TdxSim.Machine.Logging.Trace;
 
 namespace TdxSim.Machine.Logging;
@@ -147,7 +147,7 @@ public sealed class MessageRecorder : IDeliveryObserver, IDisposable, IAsyncDisp
     }
 
     /// <summary>
-    /// The clock that stamps <c>t_ns</c>: set it to the actor system's <see cref="ActorSystem.Clock"/> (virtual time in
+    /// The clock that stamps <c>t_ns</c>: set it to the actor system's <see cref="TdxSim.Runtime.TdxRuntime.Clock"/> (virtual time in
     /// deterministic mode, so the log replays byte for byte) after creating the system and before it delivers
     /// anything. Thread-safe.
     /// </summary>
@@ -235,7 +235,7 @@ public sealed class MessageRecorder : IDeliveryObserver, IDisposable, IAsyncDisp
     }
 
     /// <inheritdoc/>
-    public void OnDelivered(in Envelope envelope, IActorRef recipient)
+    public void OnDelivered(in Delivery envelope, IActorRef recipient)
     {
         lock (_gate)
         {
@@ -272,7 +272,7 @@ public sealed class MessageRecorder : IDeliveryObserver, IDisposable, IAsyncDisp
 
     /// <inheritdoc/>
     /// <remarks>Counted only: the log's rows are deliveries (contract section 6), and a dead letter was not delivered.</remarks>
-    public void OnDeadLetter(in Envelope envelope, IActorRef recipient, DeadLetterReason reason) => Interlocked.Increment(ref _deadLetters);
+    public void OnUndelivered(in Delivery delivery, IActorRef recipient, UndeliveredReason reason) => Interlocked.Increment(ref _deadLetters);
 
     /// <summary>
     /// Stops recording (later deliveries are counted as <see cref="MessageLogReport.Late"/>), waits for the writer

@@ -164,4 +164,10 @@ public sealed record Scenario
 
     /// <summary>No summary on stderr.</summary>
     public bool Quiet { get; init; }
+
+    /// <summary>
+    /// The user's Akka.NET configuration (HOCON), laid over TdxSim's embedded default: the scenario key <c>akka</c>
+    /// or <c>tdxsim run --akka-config FILE</c>. Null for the default.
+    /// </summary>
+    public Akka.Configuration.Config? AkkaConfig { get; init; }
 }

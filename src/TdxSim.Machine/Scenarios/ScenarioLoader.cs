@@ -18,7 +18,7 @@ public static class ScenarioLoader
     [
         "name", "description", "guest", "image", "load", "entry", "vcpus", "memory", "accept",
         "unroll_string_io", "max_instructions", "time_limit_ms", "reply_timeout_ms", "seed", "deterministic", "vmm",
-        "td_attributes", "vmm_settings", "log", "trace", "dump_state", "quiet",
+        "td_attributes", "vmm_settings", "log", "trace", "dump_state", "quiet", "akka",
     ];
 
     private static readonly string[] VmmKeys =
@@ -135,11 +135,25 @@ public static class ScenarioLoader
                 "trace" => scenario with { TracePath = reader.Path(value, baseFolder) },
                 "dump_state" => scenario with { DumpStatePath = reader.Path(value, baseFolder) },
                 "quiet" => scenario with { Quiet = reader.Bool(value) },
+                "akka" => scenario with { AkkaConfig = ParseAkka(reader, source, value) },
                 _ => throw new InvalidOperationException(key),
             };
         }
 
         return scenario;
+    }
+
+    /// <summary>The <c>akka</c> key: HOCON text laid over TdxSim's default Akka configuration.</summary>
+    private static Akka.Configuration.Config ParseAkka(NodeReader reader, string source, YamlNode value)
+    {
+        try
+        {
+            return Runtime.Configuration.RuntimeConfig.ParseUser(reader.String(value), "akka");
+        }
+        catch (Runtime.Configuration.RuntimeConfigException e)
+        {
+            throw Error(source, value, e.Message);
+        }
     }
 
     private static GuestSource ParseGuest(NodeReader reader, YamlNode value, string? baseFolder)

@@ -1,5 +1,5 @@
-using TdxSim.Actors;
-using TdxSim.Actors.Events;
+using Akka.Actor;
+using TdxSim.Runtime.Tracing;
 using TdxSim.Guest.Diagnostics;
 using TdxSim.Images.Guests;
 using TdxSim.Machine.Scenarios;
@@ -169,10 +169,10 @@ public sealed class MessageCounter : IDeliveryObserver
     public long DeadLetters => Interlocked.Read(ref _deadLetters);
 
     /// <inheritdoc/>
-    public void OnDelivered(in Envelope envelope, IActorRef recipient) => Interlocked.Increment(ref _delivered);
+    public void OnDelivered(in Delivery delivery, IActorRef recipient) => Interlocked.Increment(ref _delivered);
 
     /// <inheritdoc/>
-    public void OnDeadLetter(in Envelope envelope, IActorRef recipient, DeadLetterReason reason) => Interlocked.Increment(ref _deadLetters);
+    public void OnUndelivered(in Delivery delivery, IActorRef recipient, UndeliveredReason reason) => Interlocked.Increment(ref _deadLetters);
 
     /// <summary>Counting needs no send times, so a stress run does not pay a clock read per message for them.</summary>
     public bool WantsSendTimes => false;

@@ -1,13 +1,15 @@
 using System.Buffers.Binary;
 using TdxSim.Abi;
 using TdxSim.Abi.Messages;
-using TdxSim.Actors;
-using TdxSim.Actors.TestKit;
+using Akka.Actor;
+using Akka.Configuration;
+using Akka.TestKit;
+using TdxSim.Runtime.TestKit;
 using TdxSim.Vmm;
 
 namespace TdxSim.Devices.Tests.Vmm;
 
-public sealed class VmmActorTests : TestKit
+public sealed class VmmActorTests : TdxTestKit
 {
     private static readonly TimeSpan QuoteDelay = TimeSpan.FromMilliseconds(250);
     private readonly VmmBed _bed = new();
@@ -16,7 +18,7 @@ public sealed class VmmActorTests : TestKit
     private readonly IActorRef _vmm;
 
     public VmmActorTests()
-        : base(new ActorSystemOptions { VirtualTime = true })
+        : base(ConfigurationFactory.ParseString("akka.scheduler.implementation = \"TdxSim.Runtime.Deterministic.VirtualTimeScheduler, TdxSim.Runtime\""))
     {
         _module = CreateTestProbe("module");
         _machine = CreateTestProbe("machine");
@@ -89,10 +91,10 @@ public sealed class VmmActorTests : TestKit
 
         Assert.Equal(TdVmcall.Success, _module.ExpectMsg<TdVmcallCompleted>().VmcallStatus);
         _machine.ExpectNoMsg(TimeSpan.FromMilliseconds(30));
-        Sys.VirtualTime!.Advance(QuoteDelay - TimeSpan.FromMilliseconds(1));
+        Runtime.VirtualTime!.Advance(QuoteDelay - TimeSpan.FromMilliseconds(1));
         _machine.ExpectNoMsg(TimeSpan.FromMilliseconds(30));
 
-        Sys.VirtualTime.Advance(TimeSpan.FromMilliseconds(1));
+        Runtime.VirtualTime.Advance(TimeSpan.FromMilliseconds(1));
 
         QuoteCompleted done = _machine.ExpectMsg<QuoteCompleted>();
         Assert.Equal(new QuoteCompleted(0, VmmBed.Shared | 0x30_0000, 0, null), done);

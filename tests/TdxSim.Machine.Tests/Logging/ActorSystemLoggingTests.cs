@@ -1,11 +1,13 @@
 using System.Text;
 using TdxSim.Abi;
 using TdxSim.Abi.Messages;
-using TdxSim.Actors;
+using Akka.Actor;
 using TdxSim.Cli.Inspect;
 using TdxSim.Machine.Logging;
 using TdxSim.Machine.Logging.Reading;
 using TdxSim.Machine.Logging.Trace;
+using TdxSim.Runtime;
+using TdxSim.Runtime.Configuration;
 
 namespace TdxSim.Machine.Tests.Logging;
 
@@ -20,14 +22,15 @@ public sealed class ActorSystemLoggingTests
     [Fact]
     public async Task ConcurrentDispatcher_LogsEveryHop_AndInspectPairsThemAll()
     {
-        using ActorSystem system = ActorSystem.Create("td");
+        using ActorSystem system = RuntimeConfig.CreateSystem("td", RuntimeConfig.Build(deterministic: false, seed: 0));
+        TdxRuntime runtime = TdxRuntime.Get(system);
         var log = new MemoryStream();
         var trace = new MemoryStream();
-        var recorder = new MessageRecorder(system.Clock, [new JsonLinesLogSink(log), new ChromeTraceLogSink(trace)]);
-        system.AddDeliveryObserver(recorder);
+        var recorder = new MessageRecorder(runtime.Clock, [new JsonLinesLogSink(log), new ChromeTraceLogSink(trace)]);
+        runtime.AddDeliveryObserver(recorder);
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        IActorRef machine = system.ActorOf(Props.Create(() => new MachineActor(2, RoundTrips, done)), "machine");
-        machine.Tell(new Start(), null);
+        IActorRef machine = system.ActorOf(runtime.Configure(Props.Create(() => new MachineActor(2, RoundTrips, done))), "machine");
+        machine.Tell(new Start(), ActorRefs.NoSender);
         await done.Task.WaitAsync(TimeSpan.FromSeconds(60));
         await system.Terminate().WaitAsync(TimeSpan.FromSeconds(30));
         MessageLogReport report = recorder.Complete();
@@ -67,14 +70,17 @@ public sealed class ActorSystemLoggingTests
 
     private static byte[] RunDeterministic(ulong seed)
     {
-        using ActorSystem system = ActorSystem.Create("td", ActorSystemOptions.Deterministic(seed));
+        using ActorSystem system = RuntimeConfig.CreateSystem("td", RuntimeConfig.Build(deterministic: true, seed));
+        TdxRuntime runtime = TdxRuntime.Get(system);
         var log = new MemoryStream();
-        var recorder = new MessageRecorder(system.Clock, [new JsonLinesLogSink(log)]);
-        system.AddDeliveryObserver(recorder);
+        var recorder = new MessageRecorder(runtime.Clock, [new JsonLinesLogSink(log)]);
+        runtime.AddDeliveryObserver(recorder);
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        IActorRef machine = system.ActorOf(Props.Create(() => new MachineActor(3, 20, done)), "machine");
-        machine.Tell(new Start(), null);
-        Assert.True(system.Deterministic!.RunUntilCompleted(done.Task), "the deterministic run did not finish");
+        IActorRef machine = system.ActorOf(runtime.Configure(Props.Create(() => new MachineActor(3, 20, done, runtime))), "machine");
+        machine.Tell(new Start(), ActorRefs.NoSender);
+        Assert.True(runtime.Deterministic!.RunUntil(done.Task, runtime.VirtualTime, TimeSpan.FromSeconds(5)), "the deterministic run did not finish");
+        Task terminated = system.Terminate();
+        runtime.Deterministic.RunUntil(terminated, time: null, TimeSpan.FromSeconds(5));
         MessageLogReport report = recorder.Complete();
         Assert.True(report.IsLossless, report.ToString());
         Assert.Equal(2 + 3 + (3 * 20 * 4), report.Recorded); // two Starts, three StartVcpu, four hops per round trip
@@ -84,14 +90,15 @@ public sealed class ActorSystemLoggingTests
     private sealed record Start;
 
     /// <summary>/user/machine: creates the module, the VMM and /user/machine/vcpu/N, then starts the vCPUs.</summary>
-    private sealed class MachineActor : ReceiveActor
+    private sealed class MachineActor : TdxActor
     {
-        public MachineActor(int vcpus, int roundTrips, TaskCompletionSource done)
+        public MachineActor(int vcpus, int roundTrips, TaskCompletionSource done, TdxRuntime? runtime = null)
         {
+            runtime ??= Runtime;
             var remaining = new Countdown(vcpus);
-            IActorRef vmm = Context.ActorOf(Props.Create(() => new VmmActor()), "vmm");
-            IActorRef module = Context.ActorOf(Props.Create(() => new ModuleActor(vmm)), "tdx-module");
-            IActorRef group = Context.ActorOf(Props.Create(() => new VcpuGroup(vcpus, module, roundTrips, remaining, done)), "vcpu");
+            IActorRef vmm = Context.ActorOf(runtime.Configure(Props.Create(() => new VmmActor())), "vmm");
+            IActorRef module = Context.ActorOf(runtime.Configure(Props.Create(() => new ModuleActor(vmm))), "tdx-module");
+            IActorRef group = Context.ActorOf(runtime.Configure(Props.Create(() => new VcpuGroup(vcpus, module, roundTrips, remaining, done))), "vcpu");
             Receive<Start>(_ => group.Tell(new Start(), Self));
         }
     }
@@ -101,12 +108,12 @@ public sealed class ActorSystemLoggingTests
         public int Value = value;
     }
 
-    private sealed class VcpuGroup : ReceiveActor
+    private sealed class VcpuGroup : TdxActor
     {
         public VcpuGroup(int vcpus, IActorRef module, int roundTrips, Countdown remaining, TaskCompletionSource done)
         {
             IActorRef[] children = [.. Enumerable.Range(0, vcpus).Select(i =>
-                Context.ActorOf(Props.Create(() => new VcpuActor(i, module, roundTrips, remaining, done)), i.ToString(System.Globalization.CultureInfo.InvariantCulture)))];
+                Context.ActorOf(Runtime.Configure(Props.Create(() => new VcpuActor(i, module, roundTrips, remaining, done))), i.ToString(System.Globalization.CultureInfo.InvariantCulture)))];
             Receive<Start>(_ =>
             {
                 for (int i = 0; i < children.Length; i++)
@@ -118,7 +125,7 @@ public sealed class ActorSystemLoggingTests
     }
 
     /// <summary>Each round trip is a new request: a fresh correlation id, as a vCPU starts each TD exit or TDCALL.</summary>
-    private sealed class VcpuActor : ReceiveActor
+    private sealed class VcpuActor : TdxActor
     {
         private int _left;
 
@@ -139,11 +146,14 @@ public sealed class ActorSystemLoggingTests
             });
         }
 
-        private void Next(int index, IActorRef module) =>
-            module.Tell(Td.VmcallIo(index, 0x3F8, output: true, size: 1, value: (ulong)_left), Self, Context.NewCorrelationId());
+        private void Next(int index, IActorRef module)
+        {
+            StartCorrelation();
+            module.Tell(Td.VmcallIo(index, 0x3F8, output: true, size: 1, value: (ulong)_left), Self);
+        }
     }
 
-    private sealed class ModuleActor : ReceiveActor
+    private sealed class ModuleActor : TdxActor
     {
         private readonly Dictionary<int, IActorRef> _vcpus = [];
 
@@ -159,7 +169,7 @@ public sealed class ActorSystemLoggingTests
         }
     }
 
-    private sealed class VmmActor : ReceiveActor
+    private sealed class VmmActor : TdxActor
     {
         public VmmActor() => Receive<TdVmcallRequested>(request => Sender.Tell(Td.FromVmm(request), Self));
     }

@@ -1,8 +1,8 @@
 using System.Text;
 using System.Text.Json;
 using TdxSim.Abi.Messages;
-using TdxSim.Actors;
-using TdxSim.Actors.Scheduling;
+using TdxSim.Runtime.Tracing;
+using TdxSim.Runtime.Time;
 using TdxSim.Machine.Logging;
 using TdxSim.Machine.Logging.Reading;
 using TdxSim.Machine.Logging.Trace;
@@ -13,7 +13,7 @@ public sealed class ChromeTraceTests
 {
     private static (string Trace, List<MessageRecord> Records, MessageLogReport Report) Record(Action<FlowDriver> flows)
     {
-        var clock = new VirtualClock();
+        var clock = new ManualClock();
         var stream = new MemoryStream();
         var memory = new MemoryLogSink();
         var recorder = new MessageRecorder(clock, [new ChromeTraceLogSink(stream), memory]);
@@ -125,7 +125,7 @@ public sealed class ChromeTraceTests
     {
         // Envelopes stamped by a clock that started 1 ms later than the recorder's: every send time looks 1 ms
         // older than it is. The guest track must still hold one request after another.
-        var clock = new VirtualClock(1_000_000);
+        var clock = new ManualClock(1_000_000);
         var stream = new MemoryStream();
         var recorder = new MessageRecorder(clock, [new ChromeTraceLogSink(stream)]);
         FakeActorRef v = Td.Vcpu(0);
@@ -143,7 +143,7 @@ public sealed class ChromeTraceTests
             foreach ((object message, FakeActorRef from, FakeActorRef to) in hops)
             {
                 clock.AdvanceBy(100);
-                recorder.OnDelivered(new Envelope(message, from, corr, clock.NowNanoseconds - 1_000_000 - 50), to);
+                recorder.OnDelivered(new Delivery(message, from, corr, clock.NowNanoseconds - 1_000_000 - 50), to);
             }
         }
 
@@ -163,7 +163,7 @@ public sealed class ChromeTraceTests
     [Fact]
     public void TraceFromALogFile_RunsDeliveryToDelivery()
     {
-        var clock = new VirtualClock();
+        var clock = new ManualClock();
         var log = new MemoryStream();
         var recorder = new MessageRecorder(clock, [new JsonLinesLogSink(log)]);
         var driver = new FlowDriver(recorder, clock);

@@ -2,8 +2,9 @@ using System.Text;
 using System.Text.Json;
 using TdxSim.Abi;
 using TdxSim.Abi.Messages;
-using TdxSim.Actors;
-using TdxSim.Actors.Scheduling;
+using Akka.Actor;
+using TdxSim.Runtime.Tracing;
+using TdxSim.Runtime.Time;
 using TdxSim.Machine.Logging;
 
 namespace TdxSim.Machine.Tests.Logging;
@@ -12,13 +13,13 @@ public sealed class JsonLinesLogSinkTests
 {
     private static List<JsonElement> Record(params (object Message, IActorRef? From, IActorRef To, long Corr)[] deliveries)
     {
-        var clock = new VirtualClock(1000);
+        var clock = new ManualClock(1000);
         var stream = new MemoryStream();
         var recorder = new MessageRecorder(clock, [new JsonLinesLogSink(stream)]);
         foreach ((object message, IActorRef? from, IActorRef to, long corr) in deliveries)
         {
             clock.AdvanceBy(10);
-            recorder.OnDelivered(new Envelope(message, from, corr, clock.NowNanoseconds), to);
+            recorder.OnDelivered(new Delivery(message, from, corr, clock.NowNanoseconds), to);
         }
 
         MessageLogReport report = recorder.Complete();

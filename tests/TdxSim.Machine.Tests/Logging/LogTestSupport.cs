@@ -1,32 +1,35 @@
 using TdxSim.Abi;
 using TdxSim.Abi.Messages;
-using TdxSim.Actors;
-using TdxSim.Actors.Scheduling;
+using Akka.Actor;
+using TdxSim.Runtime.Tracing;
+using TdxSim.Runtime.Time;
 using TdxSim.Machine.Logging;
 
 namespace TdxSim.Machine.Tests.Logging;
 
 /// <summary>An <see cref="IActorRef"/> that only has a path: the recorder never sends through refs.</summary>
-internal sealed class FakeActorRef : IActorRef
+internal sealed class FakeActorRef : MinimalActorRef
 {
+    private static readonly Address Local = new("akka", "td");
+
     public FakeActorRef(string path)
     {
-        ActorPath p = ActorPath.Root;
+        ActorPath p = new RootActorPath(Local);
         foreach (string element in path.Split('/', StringSplitOptions.RemoveEmptyEntries))
         {
-            p = p.Child(element);
+            p /= element;
         }
 
         Path = p;
     }
 
-    public ActorPath Path { get; }
+    public override ActorPath Path { get; }
+
+    public override IActorRefProvider Provider => throw new NotSupportedException("A fake ref has no provider.");
 
     public string Name => Path.Name;
 
-    public void Tell(object message, IActorRef? sender) => throw new NotSupportedException("The recorder must not send messages.");
-
-    public void Tell(object message, IActorRef? sender, long correlationId) => throw new NotSupportedException("The recorder must not send messages.");
+    protected override void TellInternal(object message, IActorRef sender) => throw new NotSupportedException("The recorder must not send messages.");
 }
 
 /// <summary>The machine's actors as fake refs, and builders for the protocol messages of typical flows.</summary>
@@ -133,9 +136,9 @@ internal static class Td
 internal sealed class FlowDriver
 {
     private readonly MessageRecorder _recorder;
-    private readonly VirtualClock _clock;
+    private readonly ManualClock _clock;
 
-    public FlowDriver(MessageRecorder recorder, VirtualClock clock)
+    public FlowDriver(MessageRecorder recorder, ManualClock clock)
     {
         _recorder = recorder;
         _clock = clock;
@@ -147,7 +150,7 @@ internal sealed class FlowDriver
         _clock.AdvanceBy(handleNs);
         long sent = _clock.NowNanoseconds;
         _clock.AdvanceBy(queueNs);
-        _recorder.OnDelivered(new Envelope(message, from, corr, sent), to);
+        _recorder.OnDelivered(new Delivery(message, from, corr, sent), to);
     }
 
     /// <summary>The #VE flow of an OUT to <paramref name="port"/> on <paramref name="vcpu"/> (guest kernel handler, contract 3).</summary>

@@ -36,10 +36,10 @@ public sealed class MachineSendTimeTests
     [Fact]
     public void MessageCounter_DoesNotAskForSendTimes()
     {
-        Actors.Events.IDeliveryObserver counter = new MessageCounter();
+        Runtime.Tracing.IDeliveryObserver counter = new MessageCounter();
         Assert.False(counter.WantsSendTimes);
         var recorder = new MessageRecorder([new MemoryLogSink()]);
-        Assert.True(((Actors.Events.IDeliveryObserver)recorder).WantsSendTimes);
+        Assert.True(((Runtime.Tracing.IDeliveryObserver)recorder).WantsSendTimes);
         Assert.True(recorder.Complete().IsLossless);
     }
 }

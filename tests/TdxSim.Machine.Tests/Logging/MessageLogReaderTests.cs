@@ -1,6 +1,6 @@
 using System.Text;
 using TdxSim.Abi;
-using TdxSim.Actors.Scheduling;
+using TdxSim.Runtime.Time;
 using TdxSim.Machine.Logging;
 using TdxSim.Machine.Logging.Reading;
 
@@ -17,7 +17,7 @@ public sealed class MessageLogReaderTests
     [Fact]
     public void WrittenLog_ReadsBackFieldForField()
     {
-        var clock = new VirtualClock();
+        var clock = new ManualClock();
         var stream = new MemoryStream();
         var recorder = new MessageRecorder(clock, [new JsonLinesLogSink(stream)]);
         new FlowDriver(recorder, clock).VeIo(2, 77, 0x3F8, 0x41);

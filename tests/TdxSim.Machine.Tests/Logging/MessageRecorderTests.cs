@@ -2,9 +2,8 @@ using System.Text;
 using System.Text.Json;
 using TdxSim.Abi;
 using TdxSim.Abi.Messages;
-using TdxSim.Actors;
-using TdxSim.Actors.Events;
-using TdxSim.Actors.Scheduling;
+using TdxSim.Runtime.Tracing;
+using TdxSim.Runtime.Time;
 using TdxSim.Machine.Logging;
 
 namespace TdxSim.Machine.Tests.Logging;
@@ -35,7 +34,7 @@ public sealed class MessageRecorderTests
             start.SignalAndWait();
             for (int i = 0; i < PerThread; i++)
             {
-                recorder.OnDelivered(new Envelope(Numbered(t, i), Td.Vcpu(t), (long)t, 0), Td.Module);
+                recorder.OnDelivered(new Delivery(Numbered(t, i), Td.Vcpu(t), (long)t, 0), Td.Module);
             }
         }))];
         foreach (Thread t in threads)
@@ -86,7 +85,7 @@ public sealed class MessageRecorderTests
         var recorder = new MessageRecorder(new MonotonicClock(), [slow], new MessageRecorderOptions { Capacity = 4 });
         for (int i = 0; i < 100; i++)
         {
-            recorder.OnDelivered(new Envelope(new StartVcpu(0), null, i, 0), Td.Vcpu(0));
+            recorder.OnDelivered(new Delivery(new StartVcpu(0), null, i, 0), Td.Vcpu(0));
         }
 
         MessageLogReport report = recorder.Complete();
@@ -101,10 +100,10 @@ public sealed class MessageRecorderTests
     {
         var failing = new JsonLinesLogSink(new FailingStream(successfulWrites: 1), "broken.jsonl");
         var memory = new MemoryLogSink();
-        var recorder = new MessageRecorder(new VirtualClock(), [failing, memory], new MessageRecorderOptions { Capacity = 8 });
+        var recorder = new MessageRecorder(new ManualClock(), [failing, memory], new MessageRecorderOptions { Capacity = 8 });
         for (int i = 0; i < 2000; i++)
         {
-            recorder.OnDelivered(new Envelope(new StartVcpu(0), null, i, 0), Td.Vcpu(0));
+            recorder.OnDelivered(new Delivery(new StartVcpu(0), null, i, 0), Td.Vcpu(0));
         }
 
         MessageLogReport report = recorder.Complete();
@@ -124,10 +123,10 @@ public sealed class MessageRecorderTests
     public void DeliveriesAfterComplete_AreCountedAsLate()
     {
         var memory = new MemoryLogSink();
-        var recorder = new MessageRecorder(new VirtualClock(), [memory]);
-        recorder.OnDelivered(new Envelope(new StartVcpu(0), null, 1, 0), Td.Vcpu(0));
+        var recorder = new MessageRecorder(new ManualClock(), [memory]);
+        recorder.OnDelivered(new Delivery(new StartVcpu(0), null, 1, 0), Td.Vcpu(0));
         MessageLogReport first = recorder.Complete();
-        recorder.OnDelivered(new Envelope(new StartVcpu(0), null, 2, 0), Td.Vcpu(0));
+        recorder.OnDelivered(new Delivery(new StartVcpu(0), null, 2, 0), Td.Vcpu(0));
 
         Assert.True(first.IsLossless);
         Assert.Same(first, recorder.Complete());
@@ -138,12 +137,12 @@ public sealed class MessageRecorderTests
     public async Task LateDelivery_WhileCompleting_MakesTheReportLossy()
     {
         var gate = new GateSink();
-        var recorder = new MessageRecorder(new VirtualClock(), [gate], new MessageRecorderOptions { Capacity = 1 });
-        recorder.OnDelivered(new Envelope(new StartVcpu(0), null, 1, 0), Td.Vcpu(0));
+        var recorder = new MessageRecorder(new ManualClock(), [gate], new MessageRecorderOptions { Capacity = 1 });
+        recorder.OnDelivered(new Delivery(new StartVcpu(0), null, 1, 0), Td.Vcpu(0));
         Assert.True(gate.Entered.Wait(TimeSpan.FromSeconds(10)));
         Task<MessageLogReport> completion = Task.Run(recorder.Complete);
         Assert.True(SpinWait.SpinUntil(() => recorder.IsClosed, TimeSpan.FromSeconds(10)));
-        recorder.OnDelivered(new Envelope(new StartVcpu(0), null, 2, 0), Td.Vcpu(0));
+        recorder.OnDelivered(new Delivery(new StartVcpu(0), null, 2, 0), Td.Vcpu(0));
         gate.Release.Set();
         MessageLogReport report = await completion;
 
@@ -157,10 +156,10 @@ public sealed class MessageRecorderTests
     public void CompletionTimeout_CountsWhatIsStillQueued()
     {
         var gate = new GateSink();
-        var recorder = new MessageRecorder(new VirtualClock(), [gate], new MessageRecorderOptions { Capacity = 8, CompletionTimeout = TimeSpan.FromMilliseconds(50) });
+        var recorder = new MessageRecorder(new ManualClock(), [gate], new MessageRecorderOptions { Capacity = 8, CompletionTimeout = TimeSpan.FromMilliseconds(50) });
         for (int i = 0; i < 4; i++)
         {
-            recorder.OnDelivered(new Envelope(new StartVcpu(0), null, i, 0), Td.Vcpu(0));
+            recorder.OnDelivered(new Delivery(new StartVcpu(0), null, i, 0), Td.Vcpu(0));
         }
 
         Assert.True(gate.Entered.Wait(TimeSpan.FromSeconds(10)));
@@ -201,8 +200,8 @@ public sealed class MessageRecorderTests
     public void DeadLetters_AreCountedNotLogged()
     {
         var memory = new MemoryLogSink();
-        var recorder = new MessageRecorder(new VirtualClock(), [memory]);
-        recorder.OnDeadLetter(new Envelope(new StopVcpu(0), null, 1, 0), Td.Vcpu(0), DeadLetterReason.RecipientTerminated);
+        var recorder = new MessageRecorder(new ManualClock(), [memory]);
+        recorder.OnUndelivered(new Delivery(new StopVcpu(0), null, 1, 0), Td.Vcpu(0), UndeliveredReason.DeadLetter);
         MessageLogReport report = recorder.Complete();
         Assert.Equal(1, report.DeadLetters);
         Assert.Empty(memory.Records);
@@ -212,12 +211,12 @@ public sealed class MessageRecorderTests
     [Fact]
     public void TimeComesFromTheGivenClock()
     {
-        var clock = new VirtualClock(5_000);
+        var clock = new ManualClock(5_000);
         var memory = new MemoryLogSink();
         var recorder = new MessageRecorder(clock, [memory]);
-        recorder.OnDelivered(new Envelope(new StartVcpu(0), null, 1, 10), Td.Vcpu(0));
+        recorder.OnDelivered(new Delivery(new StartVcpu(0), null, 1, 10), Td.Vcpu(0));
         clock.AdvanceBy(250);
-        recorder.OnDelivered(new Envelope(new StartVcpu(1), Td.Vcpu(0), 2, 20), Td.Vcpu(1));
+        recorder.OnDelivered(new Delivery(new StartVcpu(1), Td.Vcpu(0), 2, 20), Td.Vcpu(1));
         recorder.Complete();
 
         Assert.Equal([5_000L, 5_250L], memory.Records.Select(r => r.TimeNs));
@@ -232,12 +231,12 @@ public sealed class MessageRecorderTests
     {
         var memory = new MemoryLogSink();
         var recorder = new MessageRecorder([memory]);
-        var virtualClock = new VirtualClock(123_000);
+        var virtualClock = new ManualClock(123_000);
         recorder.Clock = virtualClock;
-        recorder.OnDelivered(new Envelope(new StartVcpu(0), null, 1, 0), Td.Vcpu(0));
+        recorder.OnDelivered(new Delivery(new StartVcpu(0), null, 1, 0), Td.Vcpu(0));
 
         recorder.Clock = virtualClock; // the same clock again is harmless
-        var ex = Assert.Throws<InvalidOperationException>(() => recorder.Clock = new VirtualClock());
+        var ex = Assert.Throws<InvalidOperationException>(() => recorder.Clock = new ManualClock());
         Assert.Contains("after 1 messages", ex.Message, StringComparison.Ordinal);
         recorder.Complete();
         Assert.Equal(123_000, Assert.Single(memory.Records).TimeNs);
@@ -249,7 +248,7 @@ public sealed class MessageRecorderTests
         // The envelopes were stamped by a clock the recorder does not know, so their send times mean nothing here.
         var memory = new MemoryLogSink();
         var recorder = new MessageRecorder([memory]);
-        recorder.OnDelivered(new Envelope(new StartVcpu(0), null, 1, 999), Td.Vcpu(0));
+        recorder.OnDelivered(new Delivery(new StartVcpu(0), null, 1, 999), Td.Vcpu(0));
         recorder.Complete();
         Assert.Equal(-1, Assert.Single(memory.Records).SentAtNs);
     }
@@ -258,7 +257,7 @@ public sealed class MessageRecorderTests
     public void Create_WithAnUnwritablePath_FailsBeforeRecording()
     {
         string path = Path.Combine(Path.GetTempPath(), "tdxsim-no-such-dir-" + Guid.NewGuid().ToString("N"), "log.jsonl");
-        Assert.Throws<DirectoryNotFoundException>(() => MessageRecorder.Create(new VirtualClock(), path, null));
+        Assert.Throws<DirectoryNotFoundException>(() => MessageRecorder.Create(new ManualClock(), path, null));
     }
 
     [Fact]
@@ -269,7 +268,7 @@ public sealed class MessageRecorderTests
         {
             string log = Path.Combine(dir, "run.jsonl");
             string trace = Path.Combine(dir, "run.trace.json");
-            var clock = new VirtualClock();
+            var clock = new ManualClock();
             MessageLogReport report;
             using (var recorder = MessageRecorder.Create(clock, log, trace))
             {
@@ -292,7 +291,7 @@ public sealed class MessageRecorderTests
     [Fact]
     public void Options_AreValidated()
     {
-        Assert.Throws<ArgumentOutOfRangeException>(() => new MessageRecorder(new VirtualClock(), [], new MessageRecorderOptions { Capacity = 0 }));
-        Assert.Throws<ArgumentException>(() => new MessageRecorder(new VirtualClock(), [], new MessageRecorderOptions { RootPath = "user/machine" }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new MessageRecorder(new ManualClock(), [], new MessageRecorderOptions { Capacity = 0 }));
+        Assert.Throws<ArgumentException>(() => new MessageRecorder(new ManualClock(), [], new MessageRecorderOptions { RootPath = "user/machine" }));
     }
 }

@@ -1,6 +1,6 @@
 using TdxSim.Abi;
 using TdxSim.Abi.Messages;
-using TdxSim.Actors.Scheduling;
+using TdxSim.Runtime.Time;
 using TdxSim.Machine.Logging;
 using TdxSim.Machine.Logging.Pairing;
 
@@ -35,7 +35,7 @@ public sealed class RequestPairerTests
 
     private static (Collector Collector, RequestPairer Pairer, List<MessageRecord> Records) Run(Action<FlowDriver> flows, bool finish = true)
     {
-        var clock = new VirtualClock();
+        var clock = new ManualClock();
         var memory = new MemoryLogSink();
         var recorder = new MessageRecorder(clock, [memory]);
         flows(new FlowDriver(recorder, clock));

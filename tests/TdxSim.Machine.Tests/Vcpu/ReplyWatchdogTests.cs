@@ -1,8 +1,8 @@
 using Iced.Intel;
 using TdxSim.Abi;
 using TdxSim.Abi.Messages;
-using TdxSim.Actors;
-using TdxSim.Actors.TestKit;
+using Akka.Actor;
+using Akka.TestKit;
 using TdxSim.Guest;
 using TdxSim.Guest.Diagnostics;
 using TdxSim.Guest.Kernel;
@@ -10,6 +10,7 @@ using TdxSim.Images;
 using TdxSim.Machine.Scenarios;
 using TdxSim.Machine.Tests.Guests;
 using TdxSim.Memory;
+using TdxSim.Runtime.TestKit;
 using static Iced.Intel.AssemblerRegisters;
 
 namespace TdxSim.Machine.Tests.Vcpu;
@@ -18,7 +19,7 @@ namespace TdxSim.Machine.Tests.Vcpu;
 /// Nothing waits for ever: a vCPU whose TDCALL or TD exit is never answered reports an internal error when the
 /// machine's watchdog asks, unless it is halted (then waiting is what it should do).
 /// </summary>
-public sealed class ReplyWatchdogTests : TestKit, IDisposable
+public sealed class ReplyWatchdogTests : TdxTestKit, IDisposable
 {
     private const ulong CodeGpa = 0x1000;
     private readonly GuestPhysicalMemory _memory = new(1 << 20);
@@ -165,10 +166,13 @@ public sealed class ReplyWatchdogTests : TestKit, IDisposable
         Assert.True(run.Result.Elapsed >= TimeSpan.FromMilliseconds(1300), $"woke after {run.Result.Elapsed.TotalMilliseconds} ms");
     }
 
-    public new void Dispose()
+    protected override void Dispose(bool disposing)
     {
-        _memory.Dispose();
-        base.Dispose();
+        base.Dispose(disposing);
+        if (disposing)
+        {
+            _memory.Dispose();
+        }
     }
 
     private IActorRef StartVcpu(Action<Assembler> emit, GuestKernelOptions? kernel = null)

@@ -1,0 +1,160 @@
+using Akka.Configuration;
+using Akka.Dispatch;
+
+namespace TdxSim.Runtime.Deterministic;
+
+/// <summary>
+/// The configurator Akka instantiates for <c>type = "TdxSim.Runtime.Deterministic.DeterministicDispatcherConfigurator,
+/// TdxSim.Runtime"</c>; one <see cref="DeterministicDispatcher"/> per configuration, seeded by its <c>seed</c> key.
+/// </summary>
+public sealed class DeterministicDispatcherConfigurator : MessageDispatcherConfigurator
+{
+    private readonly DeterministicDispatcher _dispatcher;
+
+    /// <summary>Created by Akka from the dispatcher's configuration.</summary>
+    public DeterministicDispatcherConfigurator(Config config, IDispatcherPrerequisites prerequisites)
+        : base(config, prerequisites)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        _dispatcher = new DeterministicDispatcher(this, (ulong)config.GetLong("seed", 0));
+    }
+
+    /// <inheritdoc/>
+    public override MessageDispatcher Dispatcher() => _dispatcher;
+}
+
+/// <summary>
+/// An Akka dispatcher that runs nothing on its own: every mailbox Akka schedules joins a ready list, and the thread that
+/// calls <see cref="RunUntil"/> runs them one at a time, picking the next with a seeded xoshiro256** generator. With
+/// <c>throughput = 1</c> each pick handles one message, so the seed fixes the interleaving of all actors on it; with the
+/// <see cref="VirtualTimeScheduler"/> time moves only by handler costs and timers, so a run replays byte for byte.
+/// </summary>
+public sealed class DeterministicDispatcher : MessageDispatcher
+{
+    private readonly object _gate = new();
+    private readonly List<IRunnable> _ready = [];
+    private readonly SemaphoreSlim _work = new(0);
+    private Xoshiro256StarStar _random;
+    private long _steps;
+
+    internal DeterministicDispatcher(MessageDispatcherConfigurator configurator, ulong seed)
+        : base(configurator)
+    {
+        Seed = seed;
+        _random = new Xoshiro256StarStar(seed);
+    }
+
+    /// <summary>The seed of the schedule.</summary>
+    public ulong Seed { get; }
+
+    /// <summary>Mailbox runs so far.</summary>
+    public long Steps => Interlocked.Read(ref _steps);
+
+    /// <summary>Mailboxes waiting to run.</summary>
+    public int Ready
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _ready.Count;
+            }
+        }
+    }
+
+    /// <inheritdoc/>
+    protected override void ExecuteTask(IRunnable run)
+    {
+        lock (_gate)
+        {
+            _ready.Add(run);
+        }
+
+        _work.Release();
+    }
+
+    /// <inheritdoc/>
+    protected override void Shutdown()
+    {
+    }
+
+    /// <summary>Runs one ready mailbox, chosen by the seed.</summary>
+    /// <returns>False when none was ready.</returns>
+    public bool RunOne()
+    {
+        IRunnable next;
+        lock (_gate)
+        {
+            int n = _ready.Count;
+            if (n == 0)
+            {
+                return false;
+            }
+
+            int i = n == 1 ? 0 : (int)_random.NextBelow((uint)n);
+            next = _ready[i];
+            _ready[i] = _ready[n - 1];
+            _ready.RemoveAt(n - 1);
+        }
+
+        _work.Wait(0);
+        _steps++;
+        next.Run();
+        return true;
+    }
+
+    /// <summary>
+    /// Runs ready mailboxes, and (with <paramref name="time"/>) fires timers by moving virtual time forward when
+    /// nothing is ready, until <paramref name="until"/> completes.
+    /// </summary>
+    /// <param name="until">When to stop.</param>
+    /// <param name="time">The virtual clock to advance when idle, or null to only run what is ready (shutdown).</param>
+    /// <param name="idleGrace">How long to wait, idle with no timer, for work from other threads before giving up.</param>
+    /// <returns>True when <paramref name="until"/> completed; false when everything went idle first.</returns>
+    public bool RunUntil(Task until, VirtualTimeScheduler? time, TimeSpan idleGrace)
+    {
+        ArgumentNullException.ThrowIfNull(until);
+        while (!until.IsCompleted)
+        {
+            time?.FireDue();
+            if (RunOne())
+            {
+                continue;
+            }
+
+            if (time is not null && time.FireNext())
+            {
+                continue;
+            }
+
+            if (!WaitForWork(until, idleGrace))
+            {
+                return until.IsCompleted;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>Waits, in short naps so a completion elsewhere is seen promptly, for a mailbox from another thread.</summary>
+    private bool WaitForWork(Task until, TimeSpan grace)
+    {
+        long deadline = Environment.TickCount64 + (long)grace.TotalMilliseconds;
+        while (!until.IsCompleted)
+        {
+            if (_work.Wait(5))
+            {
+                // The count belongs to the mailbox RunOne will take: give it back.
+                _work.Release();
+                return true;
+            }
+
+            if (Environment.TickCount64 >= deadline)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+}

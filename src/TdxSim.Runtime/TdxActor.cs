@@ -1,0 +1,53 @@
+using Akka.Actor;
+using TdxSim.Runtime.Tracing;
+
+namespace TdxSim.Runtime;
+
+/// <summary>
+/// The base of every TdxSim actor: an Akka <see cref="ReceiveActor"/> whose <see cref="AroundReceive"/> makes the
+/// message's correlation id ambient while its handler runs (so every message it sends inherits it), reports the
+/// delivery to the <see cref="TdxRuntime"/>'s observers (the message log, the trace, counters) and, in deterministic
+/// mode, charges the handler's cost to virtual time.
+/// </summary>
+public abstract class TdxActor : ReceiveActor
+{
+    /// <summary>Resolves this system's <see cref="TdxRuntime"/>.</summary>
+    protected TdxActor() => Runtime = TdxRuntime.Get(Context.System);
+
+    /// <summary>The runtime extension of this actor's system.</summary>
+    protected TdxRuntime Runtime { get; }
+
+    /// <summary>The runtime's clock: virtual nanoseconds in deterministic mode, monotonic ones otherwise.</summary>
+    protected long Now => Runtime.Clock.NowNanoseconds;
+
+    /// <summary>
+    /// Starts a new correlation: messages this handler sends from now on carry a fresh id instead of the one of the
+    /// message being handled (a vCPU does so for each TD exit or TDCALL of the guest).
+    /// </summary>
+    protected long StartCorrelation() => Correlation.Current = Runtime.NewCorrelationId();
+
+    /// <inheritdoc/>
+    protected override bool AroundReceive(Receive receive, object message)
+    {
+        TracingMessageQueue.TryGetCurrent(message, out long correlation, out long sentAtNs);
+        if (correlation == 0)
+        {
+            correlation = Runtime.NewCorrelationId();
+        }
+
+        Correlation.Current = correlation;
+        try
+        {
+            Runtime.Delivered(new Delivery(message, Sender, correlation, sentAtNs), Self);
+            return base.AroundReceive(receive, message);
+        }
+        finally
+        {
+            Correlation.Current = 0;
+            if (Runtime.CostModel is { } costs && Runtime.VirtualTime is { } time)
+            {
+                time.AdvanceBy(costs.CostNanoseconds(message, Self));
+            }
+        }
+    }
+}

@@ -1,0 +1,194 @@
+using Akka.Actor;
+using Akka.Event;
+using TdxSim.Runtime.Deterministic;
+using TdxSim.Runtime.Time;
+using TdxSim.Runtime.Tracing;
+
+namespace TdxSim.Runtime;
+
+/// <summary>
+/// What TdxSim adds to an Akka <see cref="ActorSystem"/>, as an Akka extension (<c>TdxRuntime.Get(system)</c>):
+/// the clock (virtual when the system runs on <see cref="VirtualTimeScheduler"/>), correlation ids, the delivery
+/// observers of the message log, the virtual-time cost model, and counters of what never reached a handler, taken
+/// synchronously from Akka's EventStream (<see cref="AllDeadLetters"/>: dead letters, drops, unhandled messages).
+/// </summary>
+public sealed class TdxRuntime : IExtension
+{
+    // The runtimes whose construction finished: a mailbox looks its runtime up here, never through Akka's extension
+    // registry, because creating the extension sends messages (EventStream subscriptions) into mailboxes.
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<ActorSystem, TdxRuntime> Ready = [];
+
+    private readonly object _observersGate = new();
+    private readonly UndeliveredListener _listener;
+    private IDeliveryObserver[] _observers = [];
+    private long _correlation;
+    private long _deadLetters;
+    private long _dropped;
+    private long _unhandled;
+    private long _failures;
+
+    internal TdxRuntime(ExtendedActorSystem system)
+    {
+        System = system;
+        VirtualTime = system.Scheduler as VirtualTimeScheduler;
+        Clock = VirtualTime is { } v ? v : new MonotonicClock();
+        DispatcherId = system.Settings.Config.GetString("tdxsim.dispatcher-id", null) is { Length: > 0 } id ? id : null;
+        Deterministic = DispatcherId is not null && system.Dispatchers.HasDispatcher(DispatcherId)
+            ? system.Dispatchers.Lookup(DispatcherId) as DeterministicDispatcher
+            : null;
+        _listener = new UndeliveredListener(this, system);
+        system.EventStream.Subscribe(_listener, typeof(AllDeadLetters));
+        Ready.AddOrUpdate(system, this);
+    }
+
+    /// <summary>The system this extension belongs to.</summary>
+    public ExtendedActorSystem System { get; }
+
+    /// <summary>The only source of time for TdxSim's actors and the message log.</summary>
+    public IClock Clock { get; }
+
+    /// <summary>The virtual-time scheduler, when the system runs on one (deterministic mode).</summary>
+    public VirtualTimeScheduler? VirtualTime { get; }
+
+    /// <summary>The dispatcher TdxSim's actors run on (<c>tdxsim.dispatcher-id</c>), or null for Akka's default.</summary>
+    public string? DispatcherId { get; }
+
+    /// <summary>The seeded single-thread dispatcher, in deterministic mode.</summary>
+    public DeterministicDispatcher? Deterministic { get; }
+
+    /// <summary>Virtual-time costs of handling messages (deterministic mode only).</summary>
+    public IMessageCostModel? CostModel { get; set; }
+
+    /// <summary>True while an attached observer reads send times: only then does a send read the clock.</summary>
+    public bool SendTimesWanted { get; private set; }
+
+    /// <summary>Messages sent to a stopped or unknown actor.</summary>
+    public long DeadLetterCount => Interlocked.Read(ref _deadLetters);
+
+    /// <summary>Messages Akka dropped.</summary>
+    public long DroppedCount => Interlocked.Read(ref _dropped);
+
+    /// <summary>Messages an actor had no handler for.</summary>
+    public long UnhandledCount => Interlocked.Read(ref _unhandled);
+
+    /// <summary>Actor failures a supervisor saw (<see cref="CountFailure"/>).</summary>
+    public long FailureCount => Interlocked.Read(ref _failures);
+
+    /// <summary>The extension of <paramref name="system"/>, created on first use.</summary>
+    public static TdxRuntime Get(ActorSystem system) => system.WithExtension<TdxRuntime, TdxRuntimeProvider>();
+
+    /// <summary>The extension of <paramref name="system"/> if it exists already.</summary>
+    internal static TdxRuntime? TryGet(ActorSystem system) => Ready.TryGetValue(system, out TdxRuntime? runtime) ? runtime : null;
+
+    /// <summary>A fresh correlation id (1, 2, ...: deterministic on the deterministic dispatcher).</summary>
+    public long NewCorrelationId() => Interlocked.Increment(ref _correlation);
+
+    /// <summary><paramref name="props"/> on TdxSim's dispatcher (<see cref="DispatcherId"/>).</summary>
+    public Props Configure(Props props)
+    {
+        ArgumentNullException.ThrowIfNull(props);
+        return DispatcherId is { } id ? props.WithDispatcher(id) : props;
+    }
+
+    /// <summary>Attaches an observer of every delivery (the message log, the trace, counters).</summary>
+    public void AddDeliveryObserver(IDeliveryObserver observer)
+    {
+        ArgumentNullException.ThrowIfNull(observer);
+        lock (_observersGate)
+        {
+            _observers = [.. _observers, observer];
+            SendTimesWanted |= observer.WantsSendTimes;
+        }
+    }
+
+    /// <summary>Counts a failure seen by a supervisor (an emulator bug in TdxSim's actors).</summary>
+    public void CountFailure() => Interlocked.Increment(ref _failures);
+
+    internal void Delivered(in Delivery delivery, IActorRef recipient)
+    {
+        IDeliveryObserver[] observers = _observers;
+        for (int i = 0; i < observers.Length; i++)
+        {
+            observers[i].OnDelivered(in delivery, recipient);
+        }
+    }
+
+    internal void Undelivered(object message, IActorRef? sender, IActorRef recipient, UndeliveredReason reason)
+    {
+        switch (reason)
+        {
+            case UndeliveredReason.Dropped:
+                Interlocked.Increment(ref _dropped);
+                break;
+            case UndeliveredReason.Unhandled:
+                Interlocked.Increment(ref _unhandled);
+                break;
+            default:
+                Interlocked.Increment(ref _deadLetters);
+                break;
+        }
+
+        var delivery = new Delivery(message, sender, Correlation.Current, Delivery.NoSendTime);
+        foreach (IDeliveryObserver observer in _observers)
+        {
+            observer.OnUndelivered(in delivery, recipient, reason);
+        }
+
+        Undelivery?.Invoke(new UndeliveredMessage(message, sender, recipient, reason));
+    }
+
+    /// <summary>Raised, on the publishing thread, for each message that never reached a handler.</summary>
+    public event Action<UndeliveredMessage>? Undelivery;
+
+    /// <summary>
+    /// Subscribed to the EventStream: an actor ref whose Tell runs on the publisher's thread, so a dead letter is
+    /// counted before the send that caused it returns (a test or a run's summary never misses one).
+    /// </summary>
+    private sealed class UndeliveredListener : MinimalActorRef
+    {
+        private readonly TdxRuntime _runtime;
+
+        public UndeliveredListener(TdxRuntime runtime, ExtendedActorSystem system)
+        {
+            _runtime = runtime;
+            Provider = system.Provider;
+            Path = new RootActorPath(system.Provider.DefaultAddress) / "system" / "tdxsim-undelivered";
+        }
+
+        public override ActorPath Path { get; }
+
+        public override IActorRefProvider Provider { get; }
+
+        protected override void TellInternal(object message, IActorRef sender)
+        {
+            switch (message)
+            {
+                case UnhandledMessage u:
+                    _runtime.Undelivered(u.Message, u.Sender, u.Recipient, UndeliveredReason.Unhandled);
+                    break;
+                case Dropped d:
+                    _runtime.Undelivered(d.Message, d.Sender, d.Recipient, UndeliveredReason.Dropped);
+                    break;
+                case SuppressedDeadLetter:
+                    break;
+                case AllDeadLetters d:
+                    _runtime.Undelivered(d.Message, d.Sender, d.Recipient, UndeliveredReason.DeadLetter);
+                    break;
+            }
+        }
+    }
+}
+
+/// <summary>A message that never reached a handler.</summary>
+/// <param name="Message">The message.</param>
+/// <param name="Sender">Its sender, if any.</param>
+/// <param name="Recipient">Where it was going.</param>
+/// <param name="Reason">Why it did not arrive.</param>
+public sealed record UndeliveredMessage(object Message, IActorRef? Sender, IActorRef Recipient, UndeliveredReason Reason);
+
+/// <summary>The Akka extension id of <see cref="TdxRuntime"/>.</summary>
+public sealed class TdxRuntimeProvider : ExtensionIdProvider<TdxRuntime>
+{
+    /// <inheritdoc/>
+    public override TdxRuntime CreateExtension(ExtendedActorSystem system) => new(system);
+}

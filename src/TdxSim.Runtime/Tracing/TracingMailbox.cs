@@ -1,0 +1,141 @@
+using System.Collections.Concurrent;
+using Akka.Actor;
+using Akka.Configuration;
+using Akka.Dispatch;
+using Akka.Dispatch.MessageQueues;
+
+namespace TdxSim.Runtime.Tracing;
+
+/// <summary>
+/// The default mailbox of a TdxSim actor system (<c>akka.actor.default-mailbox</c>): an unbounded queue that records,
+/// beside each envelope, the correlation id and the send time of the message, and hands them to the
+/// <see cref="TdxActor"/> that dequeues it. Allocation-free per message (the queue's segments are reused).
+/// </summary>
+public sealed class TracingMailbox : MailboxType, IProducesMessageQueue<TracingMessageQueue>
+{
+    /// <summary>Created by Akka from the mailbox configuration.</summary>
+    public TracingMailbox(Settings settings, Config config)
+        : base(settings, config)
+    {
+    }
+
+    /// <inheritdoc/>
+    public override IMessageQueue Create(IActorRef owner, ActorSystem system) => new TracingMessageQueue(system);
+}
+
+/// <summary>The queue of <see cref="TracingMailbox"/>.</summary>
+public sealed class TracingMessageQueue : IMessageQueue, IUnboundedMessageQueueSemantics
+{
+    [ThreadStatic]
+    private static Item t_current;
+
+    private readonly ConcurrentQueue<Item> _queue = new();
+    private readonly ActorSystem _system;
+    private TdxRuntime? _runtime;
+
+    internal TracingMessageQueue(ActorSystem system) => _system = system;
+
+    /// <inheritdoc/>
+    public bool HasMessages => !_queue.IsEmpty;
+
+    /// <inheritdoc/>
+    public int Count => _queue.Count;
+
+    /// <summary>What the queue knew about the message this thread dequeued last, if it is <paramref name="message"/>.</summary>
+    internal static bool TryGetCurrent(object message, out long correlationId, out long sentAtNs)
+    {
+        ref Item item = ref t_current;
+        if (ReferenceEquals(item.Envelope.Message, message))
+        {
+            correlationId = item.CorrelationId;
+            sentAtNs = item.SentAtNs;
+            item = default;
+            return true;
+        }
+
+        correlationId = 0;
+        sentAtNs = Delivery.NoSendTime;
+        return false;
+    }
+
+    /// <inheritdoc/>
+    public void Enqueue(IActorRef receiver, Envelope envelope)
+    {
+        TdxRuntime? runtime = _runtime ??= TdxRuntime.TryGet(_system);
+        if (runtime is null)
+        {
+            _queue.Enqueue(new Item(envelope, 0, Delivery.NoSendTime));
+            return;
+        }
+
+        long correlation = Correlation.Current;
+        if (correlation == 0)
+        {
+            correlation = runtime.NewCorrelationId();
+        }
+
+        long sent = runtime.SendTimesWanted ? runtime.Clock.NowNanoseconds : Delivery.NoSendTime;
+        _queue.Enqueue(new Item(envelope, correlation, sent));
+    }
+
+    /// <inheritdoc/>
+    public bool TryDequeue(out Envelope envelope)
+    {
+        if (_queue.TryDequeue(out Item item))
+        {
+            t_current = item;
+            envelope = item.Envelope;
+            return true;
+        }
+
+        envelope = default;
+        return false;
+    }
+
+    /// <inheritdoc/>
+    public void CleanUp(IActorRef owner, IMessageQueue deadletters)
+    {
+        while (_queue.TryDequeue(out Item item))
+        {
+            deadletters.Enqueue(owner, item.Envelope);
+        }
+    }
+
+    private readonly record struct Item(Envelope Envelope, long CorrelationId, long SentAtNs);
+}
+
+/// <summary>The correlation id of the message the current thread is handling (0 outside any <see cref="TdxActor"/>).</summary>
+public static class Correlation
+{
+    [ThreadStatic]
+    private static long t_current;
+
+    /// <summary>The ambient id: messages sent now inherit it.</summary>
+    public static long Current
+    {
+        get => t_current;
+        internal set => t_current = value;
+    }
+
+    /// <summary>
+    /// Makes <paramref name="correlationId"/> ambient on this thread until the scope is disposed: for code outside any
+    /// actor (a test, a host-side driver) that sends on behalf of an existing request.
+    /// </summary>
+    public static Scope Begin(long correlationId)
+    {
+        long previous = t_current;
+        t_current = correlationId;
+        return new Scope(previous);
+    }
+
+    /// <summary>Restores the previous ambient id.</summary>
+    public readonly struct Scope : IDisposable
+    {
+        private readonly long _previous;
+
+        internal Scope(long previous) => _previous = previous;
+
+        /// <inheritdoc/>
+        public void Dispose() => t_current = _previous;
+    }
+}
