@@ -58,16 +58,26 @@ public static class Program
     private static string MostUsefulError(ParseResult parse, string[] args)
     {
         Command command = parse.CommandResult.Command;
+        if (command is RootCommand && args.Length > 0 && !args[0].StartsWith('-'))
+        {
+            // Name the unknown command once, not an option of it as if it were an option of 'tdxsim'.
+            return $"unknown command '{args[0]}' (commands: {CommandList(command)}; see tdxsim --help)";
+        }
+
         foreach (string arg in args)
         {
             if (arg.Length > 1 && arg[0] == '-' && !IsKnownOption(command, arg))
             {
-                return $"{command.Name}: unknown option '{arg}' (see tdxsim {command.Name} --help)";
+                return command is RootCommand
+                    ? $"unknown option '{arg}' (see tdxsim --help)"
+                    : $"{command.Name}: unknown option '{arg}' (see tdxsim {command.Name} --help)";
             }
         }
 
         return parse.Errors[0].Message;
     }
+
+    private static string CommandList(Command root) => string.Join(", ", root.Subcommands.Select(c => c.Name));
 
     private static bool IsKnownOption(Command command, string token)
     {
@@ -96,7 +106,7 @@ public static class Program
         root.Subcommands.Add(InspectCommandLine.Create(stdoutText, stderr));
         root.SetAction(_ =>
         {
-            stderr.WriteLine("tdxsim: a command is required: run, stress or inspect (see tdxsim --help)");
+            stderr.WriteLine($"tdxsim: a command is required: {CommandList(root)} (see tdxsim --help)");
             return ExitStatus.UsageError;
         });
         return root;

@@ -26,10 +26,11 @@ internal static class RunCommand
         var seed = new Option<string?>("--seed") { Description = "seed for every random choice (default 0)" };
         var deterministic = new Option<bool>("--deterministic") { Description = "single-threaded seeded scheduler on virtual time" };
         var quiet = new Option<bool>("--quiet") { Description = "no summary on stderr" };
+        var akkaConfig = AkkaConfigOption.Create();
 
         var command = new Command("run", "run a TD guest: a scenario, a built-in guest or an image");
         command.Arguments.Add(scenarioArg);
-        foreach (Option option in new Option[] { image, load, entry, vcpus, memory, log, trace, dump, maxInstructions, seed, deterministic, quiet })
+        foreach (Option option in new Option[] { image, load, entry, vcpus, memory, log, trace, dump, maxInstructions, seed, deterministic, quiet, akkaConfig })
         {
             command.Options.Add(option);
         }
@@ -89,6 +90,7 @@ internal static class RunCommand
                 DumpStatePath = parse.GetValue(dump) is { } dp ? CliNumbers.FilePath("--dump-state", dp) : scenario.DumpStatePath,
                 Deterministic = parse.GetValue(deterministic) || scenario.Deterministic,
                 Quiet = parse.GetValue(quiet) || scenario.Quiet,
+                AkkaConfig = AkkaConfigOption.Read(parse.GetValue(akkaConfig), scenario.AkkaConfig),
             };
             return Execute(scenario, stdout, stderr);
         });
@@ -120,7 +122,8 @@ internal static class RunCommand
     private static int Execute(Scenario scenario, Stream stdout, TextWriter stderr)
     {
         using var outputs = RunOutputs.Open(scenario);
-        MachineResult result = TdMachine.Run(scenario, new MachineIo(stdout, outputs.Observers));
+        using var signals = new SignalStop(stderr);
+        MachineResult result = TdMachine.Run(scenario, new MachineIo(stdout, outputs.Observers) { Interrupt = signals.Interrupt });
         bool outputsWritten = outputs.Complete(stderr);
 
         if (result.Undelivered.Total != 0)
@@ -138,7 +141,7 @@ internal static class RunCommand
             stderr.WriteLine($"tdxsim: selftest report 0x{report:x}");
         }
 
-        if (result.ExitStatus is ExitStatus.GuestFatal or ExitStatus.InternalError)
+        if (result.ExitStatus is ExitStatus.GuestFatal or ExitStatus.InternalError or ExitStatus.Interrupted or ExitStatus.Terminated)
         {
             stderr.WriteLine($"tdxsim: {result.Reason}: {result.Detail}");
         }

@@ -22,9 +22,10 @@ internal static class StressCommand
         var json = new Option<bool>("--json") { Description = "print one JSON object on stdout" };
         var deterministic = new Option<bool>("--deterministic") { Description = "deterministic dispatcher: virtual time and its cost model" };
         var seed = new Option<string?>("--seed") { Description = "seed (default 0)" };
+        var akkaConfig = AkkaConfigOption.Create();
 
         var command = new Command("stress", "drive one operation from N vCPUs as fast as possible; report throughput and latency");
-        foreach (Option option in new Option[] { vcpus, op, path, count, seconds, vmm, json, deterministic, seed })
+        foreach (Option option in new Option[] { vcpus, op, path, count, seconds, vmm, json, deterministic, seed, akkaConfig })
         {
             command.Options.Add(option);
         }
@@ -66,9 +67,11 @@ internal static class StressCommand
                 },
                 Deterministic = parse.GetValue(deterministic),
                 Seed = parse.GetValue(seed) is { } sd ? CliNumbers.Number("--seed", sd) : 0,
+                AkkaConfig = AkkaConfigOption.Read(parse.GetValue(akkaConfig), null),
             };
 
-            StressResult result = StressRunner.Run(options);
+            using var signals = new SignalStop(stderr);
+            StressResult result = StressRunner.Run(options with { Interrupt = signals.Interrupt });
             if (parse.GetValue(json))
             {
                 WriteJson(result, stdout);

@@ -80,6 +80,7 @@ internal sealed class MachineActor : TdxActor, IWithTimers
         Receive<QuoteCompleted>(_ => _quotes++);
         Receive<VcpuStopped>(OnVcpuStopped);
         Receive<ChildFailed>(f => Decide(ExitStatus.InternalError, "internal-error", f.Detail));
+        Receive<StopRequestedByHost>(s => Decide(s.Status, "interrupted", $"stopped by {s.Signal}"));
         Receive<TimeLimitReached>(_ => Decide(ExitStatus.LimitReached, "time-limit", "the time limit was reached"));
         Receive<ReplyWatchdogTick>(_ => OnReplyWatchdogTick());
         Receive<WakeDue>(w => w.Vmm.Tell(new WakeHaltedVcpu(w.Vcpu), Self));
@@ -362,6 +363,9 @@ internal sealed class MachineActor : TdxActor, IWithTimers
         public static readonly ReplyWatchdogTick Instance = new();
     }
 }
+
+/// <summary>The user stopped the run (SIGINT, SIGTERM): stop the vCPUs, collect their states, end with <paramref name="Status"/>.</summary>
+internal sealed record StopRequestedByHost(string Signal, int Status);
 
 /// <summary>A group of sibling actors created together (the <c>vcpu</c> and per-vCPU <c>vmm</c> groups).</summary>
 internal sealed record GroupReady(string Name);

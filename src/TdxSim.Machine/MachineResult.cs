@@ -20,6 +20,12 @@ public static class ExitStatus
     /// <summary>Internal emulator error.</summary>
     public const int InternalError = 8;
 
+    /// <summary>Stopped by SIGINT (128 + 2, the shell's convention); the outputs are complete up to the stop.</summary>
+    public const int Interrupted = 130;
+
+    /// <summary>Stopped by SIGTERM (128 + 15); the outputs are complete up to the stop.</summary>
+    public const int Terminated = 143;
+
     /// <summary>Status for a byte written to the debug-exit port: (v &lt;&lt; 1) | 1.</summary>
     public static int DebugExit(byte value) => (value << 1) | 1;
 }

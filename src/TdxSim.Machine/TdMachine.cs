@@ -24,7 +24,11 @@ namespace TdxSim.Machine;
 /// <summary>Where a run's outputs go.</summary>
 /// <param name="Com1">Receives exactly the bytes the guest transmits on COM1 (stdout for the CLI).</param>
 /// <param name="Observers">Delivery observers to attach (message log, trace, counters), or none.</param>
-public sealed record MachineIo(Stream Com1, IReadOnlyList<IDeliveryObserver>? Observers = null);
+public sealed record MachineIo(Stream Com1, IReadOnlyList<IDeliveryObserver>? Observers = null)
+{
+    /// <summary>A signal from the user (SIGINT, SIGTERM) that stops the run cleanly, or null.</summary>
+    public RunInterrupt? Interrupt { get; init; }
+}
 
 /// <summary>
 /// Builds one TD from a <see cref="Scenario"/> and runs it to its end: guest memory with the image loaded,
@@ -144,7 +148,8 @@ public static class TdMachine
             runtime.AddDeliveryObserver(observer);
         }
 
-        system.ActorOf(runtime.Configure(Props.Create(() => new MachineActor(wiring))), "machine");
+        IActorRef machine = system.ActorOf(runtime.Configure(Props.Create(() => new MachineActor(wiring))), "machine");
+        io.Interrupt?.Attach(() => machine.Tell(new StopRequestedByHost(io.Interrupt.Signal!, io.Interrupt.Status)));
         MachineOutcome outcome;
         if (loop is not null)
         {

@@ -32,6 +32,12 @@ public sealed record StressOptions
 
     /// <summary>Seed.</summary>
     public ulong Seed { get; init; }
+
+    /// <summary>The user's Akka.NET configuration laid over TdxSim's default (<c>--akka-config FILE</c>), or null.</summary>
+    public Akka.Configuration.Config? AkkaConfig { get; init; }
+
+    /// <summary>A stop request from the user (SIGINT, SIGTERM), or null.</summary>
+    public RunInterrupt? Interrupt { get; init; }
 }
 
 /// <summary>Latency percentiles in nanoseconds.</summary>
@@ -122,13 +128,14 @@ public static class StressRunner
             Vmm = options.Vmm,
             Deterministic = options.Deterministic,
             Seed = options.Seed,
+            AkkaConfig = options.AkkaConfig,
             TimeLimitMs = timeLimitMs,
             MaxInstructions = maxInstructions,
             Quiet = true,
         };
 
         var counter = new MessageCounter();
-        MachineResult result = TdMachine.Run(scenario, new MachineIo(Stream.Null, [counter]));
+        MachineResult result = TdMachine.Run(scenario, new MachineIo(Stream.Null, [counter]) { Interrupt = options.Interrupt });
 
         var latency = new LatencyHistogram();
         foreach (VcpuStatistics stats in result.Statistics)

@@ -51,15 +51,25 @@ public static class RuntimeConfig
     public static Config ParseUser(string hocon, string source)
     {
         ArgumentNullException.ThrowIfNull(hocon);
+        if (HoconCheck.Structure(hocon) is { } problem)
+        {
+            throw new RuntimeConfigException($"{source}: not valid HOCON: {problem}");
+        }
+
+        Config config;
         try
         {
-            return ConfigurationFactory.ParseString(hocon);
+            config = ConfigurationFactory.ParseString(hocon);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             string first = e.Message.Split('\n', 2)[0].Trim();
             throw new RuntimeConfigException($"{source}: not valid HOCON: {first}", e);
         }
+
+        return HoconCheck.EmptyKey(config) is { } key
+            ? throw new RuntimeConfigException($"{source}: not valid HOCON: '{key}' has no value")
+            : config;
     }
 
     /// <summary>Reads and parses a user's HOCON file.</summary>

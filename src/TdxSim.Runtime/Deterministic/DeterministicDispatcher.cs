@@ -42,6 +42,10 @@ public sealed class DeterministicDispatcher : MessageDispatcher
     {
         Seed = seed;
         _random = new Xoshiro256StarStar(seed);
+
+        // Akka's base dispatcher starts at its default of 100 messages per mailbox run: take the configured value
+        // (1 in TdxSim's configuration), so each seeded pick handles one message and the seed fixes the interleaving.
+        Throughput = Math.Max(1, configurator.Config.GetInt("throughput", 1));
     }
 
     /// <summary>The seed of the schedule.</summary>
