@@ -190,7 +190,7 @@ public sealed class VcpuActor : TdxActor
 
             default:
                 // A completion nobody asked for: the module (or a VMM behind it) misbehaved. Never apply it.
-                Context.System.EventStream.Publish(new UnexpectedReply(_setup.Index, reply));
+                _setup.Machine.Tell(new UnexpectedReply(_setup.Index, reply), Self);
                 return;
         }
     }
@@ -209,7 +209,7 @@ public sealed class VcpuActor : TdxActor
                 _pendingTdcallIsHlt = false;
                 if (entry.Action == TdEntryAction.Emulated)
                 {
-                    Context.System.EventStream.Publish(new UnexpectedReply(_setup.Index, entry));
+                    _setup.Machine.Tell(new UnexpectedReply(_setup.Index, entry), Self);
                     return;
                 }
 
@@ -222,7 +222,7 @@ public sealed class VcpuActor : TdxActor
                 return;
 
             default:
-                Context.System.EventStream.Publish(new UnexpectedReply(_setup.Index, entry));
+                _setup.Machine.Tell(new UnexpectedReply(_setup.Index, entry), Self);
                 return;
         }
 

@@ -91,8 +91,6 @@ internal sealed class MachineActor : TdxActor, IWithTimers
 
     protected override void PreStart()
     {
-        Context.System.EventStream.Subscribe(Self, typeof(UnexpectedReply));
-
         // The VMM first (the module routes to it), then the module, then the vCPUs that call the module.
         if (_wiring.PerVcpuVmm)
         {
@@ -134,11 +132,6 @@ internal sealed class MachineActor : TdxActor, IWithTimers
         {
             Timers.StartPeriodicTimer(ReplyWatchdogTick.Instance, ReplyWatchdogTick.Instance, ReplyWatchdogPeriod);
         }
-    }
-
-    protected override void PostStop()
-    {
-        Context.System.EventStream.Unsubscribe(Self);
     }
 
     private void OnReplyWatchdogTick()

@@ -33,9 +33,11 @@ public sealed class DeterministicDispatcher : MessageDispatcher
 {
     private readonly object _gate = new();
     private readonly List<IRunnable> _ready = [];
+    private readonly Queue<IRunnable> _foreign = new();
     private readonly SemaphoreSlim _work = new(0);
     private Xoshiro256StarStar _random;
     private long _steps;
+    private int _loopThread = -1;
 
     internal DeterministicDispatcher(MessageDispatcherConfigurator configurator, ulong seed)
         : base(configurator)
@@ -61,7 +63,7 @@ public sealed class DeterministicDispatcher : MessageDispatcher
         {
             lock (_gate)
             {
-                return _ready.Count;
+                return _ready.Count + _foreign.Count;
             }
         }
     }
@@ -71,7 +73,17 @@ public sealed class DeterministicDispatcher : MessageDispatcher
     {
         lock (_gate)
         {
-            _ready.Add(run);
+            // Mailboxes scheduled from another thread (the actor system's guardian creating a top-level actor, a
+            // death-watch system message) arrive at a time no seed controls: they wait in a FIFO that runs before
+            // the next seeded pick and draws no random number, so they cannot shift the seeded sequence.
+            if (Environment.CurrentManagedThreadId == _loopThread)
+            {
+                _ready.Add(run);
+            }
+            else
+            {
+                _foreign.Enqueue(run);
+            }
         }
 
         _work.Release();
@@ -89,16 +101,20 @@ public sealed class DeterministicDispatcher : MessageDispatcher
         IRunnable next;
         lock (_gate)
         {
-            int n = _ready.Count;
-            if (n == 0)
+            _loopThread = Environment.CurrentManagedThreadId;
+            if (!_foreign.TryDequeue(out next!))
             {
-                return false;
-            }
+                int n = _ready.Count;
+                if (n == 0)
+                {
+                    return false;
+                }
 
-            int i = n == 1 ? 0 : (int)_random.NextBelow((uint)n);
-            next = _ready[i];
-            _ready[i] = _ready[n - 1];
-            _ready.RemoveAt(n - 1);
+                int i = n == 1 ? 0 : (int)_random.NextBelow((uint)n);
+                next = _ready[i];
+                _ready[i] = _ready[n - 1];
+                _ready.RemoveAt(n - 1);
+            }
         }
 
         _work.Wait(0);

@@ -68,12 +68,10 @@ public sealed class TracingMessageQueue : IMessageQueue, IUnboundedMessageQueueS
             return;
         }
 
+        // The sender's correlation, if it is a TdxSim actor handling a message (or a scope of Correlation.Begin).
+        // A message without one gets its id when a TdxSim actor receives it: ids drawn here would also be drawn for
+        // Akka's own actors, from their threads, and a deterministic run would no longer replay its ids.
         long correlation = Correlation.Current;
-        if (correlation == 0)
-        {
-            correlation = runtime.NewCorrelationId();
-        }
-
         long sent = runtime.SendTimesWanted ? runtime.Clock.NowNanoseconds : Delivery.NoSendTime;
         _queue.Enqueue(new Item(envelope, correlation, sent));
     }

@@ -18,6 +18,44 @@ public sealed class UsageErrorTests : IDisposable
     public void UnknownCommand_IsAUsageError()
         => CliHarness.Run("launch").AssertUsageError("launch");
 
+    [Fact]
+    public void UnknownCommandWithOptions_NamesTheCommandOnceAndListsTheCommands()
+    {
+        CliResult r = CliHarness.Run("frobnicate", "--seeds", "1..10");
+        r.AssertUsageError("unknown command 'frobnicate'", "run, stress, inspect");
+        Assert.DoesNotContain("--seeds", r.Stderr, StringComparison.Ordinal);
+        Assert.Equal(2, r.Stderr.Split("frobnicate").Length);
+    }
+
+    [Fact]
+    public void AkkaConfigFileMissing_IsAUsageErrorNamingIt()
+        => CliHarness.Run("run", "--akka-config", "/no/such/akka.conf").AssertUsageError("--akka-config", "/no/such/akka.conf");
+
+    [Theory]
+    [InlineData("akka { actor {\n", "'{' is not closed")]
+    [InlineData("a = \"open\n", "string is not closed")]
+    [InlineData("a = 1 }\n", "closes nothing")]
+    [InlineData("a : : b\n", "has no value")]
+    public void AkkaConfigFileMalformed_IsAUsageErrorNamingFileAndProblem(string hocon, string problem)
+    {
+        string path = _cli.File("bad.conf", hocon);
+        CliHarness.Run("stress", "--count", "10", "--akka-config", path).AssertUsageError(path, problem);
+    }
+
+    [Fact]
+    public void AkkaConfigNamingAnUnknownDispatcher_IsAUsageError()
+    {
+        string path = _cli.File("disp.conf", "tdxsim.dispatcher-id = \"nowhere\"\n");
+        CliHarness.Run("run", "--akka-config", path, "--quiet").AssertUsageError("nowhere");
+    }
+
+    [Fact]
+    public void ScenarioAkkaKeyMalformed_IsAUsageErrorNamingTheFile()
+    {
+        string path = _cli.File("s.yaml", "vcpus: 1\nakka: |\n  akka { loglevel = ERROR\n");
+        CliHarness.Run("run", path).AssertUsageError("s.yaml", "not closed");
+    }
+
     [Theory]
     [InlineData("run", "--cpus")]
     [InlineData("run", "--cpus", "2")]

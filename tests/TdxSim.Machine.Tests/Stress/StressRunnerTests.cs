@@ -30,6 +30,28 @@ public sealed class StressRunnerTests
         Assert.True(r.OpsPerSecond > 0);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Run_InterruptedByTheUser_StopsCleanlyWithTheSignalsStatus(bool deterministic)
+    {
+        var interrupt = new RunInterrupt();
+        using var timer = new Timer(_ => interrupt.Request("SIGTERM", ExitStatus.Terminated), null, 300, Timeout.Infinite);
+        StressResult r = StressRunner.Run(new StressOptions
+        {
+            Op = StressOp.Pio, Path = IoPath.Paravirt, Count = null, Seconds = 60, Vcpus = 2,
+            Deterministic = deterministic, Interrupt = interrupt,
+        });
+
+        Assert.Equal(ExitStatus.Terminated, r.ExitStatus);
+        Assert.Equal("interrupted", r.Reason);
+        Assert.Contains("SIGTERM", r.Detail, StringComparison.Ordinal);
+        Assert.True(r.Ops > 0);
+        Assert.True(r.Seconds < 30, $"{r.Seconds} s");
+        Assert.Equal(0, r.Undelivered.Total);
+        Assert.False(interrupt.Request("SIGINT", ExitStatus.Interrupted));
+    }
+
     [Fact]
     public void Run_CountSplitsOverVcpus_AndPerVcpuVmm()
     {
