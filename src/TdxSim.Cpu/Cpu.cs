@@ -313,6 +313,8 @@ public sealed unsafe class Cpu
         FaultDetail.PrivateConvertedToShared => "the page was converted to shared",
         FaultDetail.FetchFromShared => "instruction fetch from a shared GPA",
         FaultDetail.Unsupported => "#UD: unsupported instruction",
+        FaultDetail.NotCodeSegment64 => $"#GP(0x{c->ErrorCode:x}): far return to a selector that is not a present 64-bit code segment in the GDT",
+        FaultDetail.BadSegmentSelector => $"#GP(0x{c->ErrorCode:x}): segment selector beyond the GDT limit or not present",
         _ => c->Vector switch
         {
             CpuExit.GeneralProtection => "#GP(0)",
