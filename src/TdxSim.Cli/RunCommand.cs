@@ -27,10 +27,13 @@ internal static class RunCommand
         var deterministic = new Option<bool>("--deterministic") { Description = "single-threaded seeded scheduler on virtual time" };
         var quiet = new Option<bool>("--quiet") { Description = "no summary on stderr" };
         var akkaConfig = AkkaConfigOption.Create();
+        var kernel = new Option<string?>("--kernel") { Description = "a Linux bzImage, loaded by the x86 boot protocol (QEMU's -kernel)" };
+        var append = new Option<string?>("--append") { Description = "the kernel command line (QEMU's -append)" };
+        var initrd = new Option<string?>("--initrd") { Description = "an initial ramdisk for --kernel (QEMU's -initrd)" };
 
         var command = new Command("run", "run a TD guest: a scenario, a built-in guest or an image");
         command.Arguments.Add(scenarioArg);
-        foreach (Option option in new Option[] { image, load, entry, vcpus, memory, log, trace, dump, maxInstructions, seed, deterministic, quiet, akkaConfig })
+        foreach (Option option in new Option[] { image, load, entry, vcpus, memory, log, trace, dump, maxInstructions, seed, deterministic, quiet, akkaConfig, kernel, append, initrd })
         {
             command.Options.Add(option);
         }
@@ -45,14 +48,16 @@ internal static class RunCommand
             }
 
             // An image without a scenario runs on the contract's defaults (1 vCPU, 64M), not on smp-hello's.
-            Scenario scenario = scenarioPath is null && imagePath is not null
-                ? new Scenario { Name = Path.GetFileName(imagePath) }
+            string? soleImage = imagePath ?? parse.GetValue(kernel);
+            Scenario scenario = scenarioPath is null && soleImage is not null
+                ? new Scenario { Name = Path.GetFileName(soleImage) }
                 : LoadScenario(scenarioPath);
             if (imagePath is not null)
             {
                 scenario = scenario with { Guest = GuestSource.FromImage(imagePath) };
             }
 
+            scenario = LinuxOptions(scenario, parse.GetValue(kernel), parse.GetValue(append), parse.GetValue(initrd), imagePath);
             if (parse.GetValue(load) is { } l)
             {
                 scenario = scenario with { Load = CliNumbers.Number("--load", l) };
@@ -95,6 +100,37 @@ internal static class RunCommand
             return Execute(scenario, stdout, stderr);
         });
         return command;
+    }
+
+    /// <summary>--kernel, --append, --initrd (contract section 9): a Linux guest instead of the scenario's guest.</summary>
+    private static Scenario LinuxOptions(Scenario scenario, string? kernel, string? append, string? initrd, string? imagePath)
+    {
+        if (kernel is not null)
+        {
+            if (imagePath is not null)
+            {
+                throw new UsageException("run: --kernel and --image both name the guest; give one");
+            }
+
+            scenario = scenario with { Guest = GuestSource.FromKernel(CliNumbers.FilePath("--kernel", kernel)) };
+        }
+
+        if (append is not null)
+        {
+            scenario = scenario with { Append = append };
+        }
+
+        if (initrd is not null)
+        {
+            scenario = scenario with { InitrdPath = CliNumbers.FilePath("--initrd", initrd) };
+        }
+
+        if ((append is not null || initrd is not null) && scenario.Guest.KernelPath is null)
+        {
+            throw new UsageException("run: --append and --initrd need a Linux kernel (--kernel or the scenario key 'kernel')");
+        }
+
+        return scenario;
     }
 
     /// <summary>A scenario file, or a built-in scenario by name, or the default.</summary>

@@ -308,11 +308,15 @@ public sealed unsafe class Cpu
         FaultDetail.Ud2 => "#UD: ud2",
         FaultDetail.DivideByZero => "#DE: division by zero",
         FaultDetail.DivideOverflow => "#DE: quotient does not fit the destination",
-        FaultDetail.BeyondGpaw => $"#GP(0): address 0x{c->VeGla:x} is beyond the {GuestPhysical.Gpaw}-bit guest-physical address width",
+        FaultDetail.BeyondGpaw => (c->VeGla >> 47) == 0x1_FFFF
+            ? $"#GP(0): address 0x{c->VeGla:x} is beyond the {GuestPhysical.Gpaw}-bit guest-physical address width (a higher-half linear address: TdxSim does not translate through the guest's page tables yet, CR3 0x{c->State.Cr3:x})"
+            : $"#GP(0): address 0x{c->VeGla:x} is beyond the {GuestPhysical.Gpaw}-bit guest-physical address width",
         FaultDetail.PrivateOutsideMemory => "the address is outside private memory",
         FaultDetail.PrivateConvertedToShared => "the page was converted to shared",
         FaultDetail.FetchFromShared => "instruction fetch from a shared GPA",
         FaultDetail.Unsupported => "#UD: unsupported instruction",
+        FaultDetail.NotCodeSegment64 => $"#GP(0x{c->ErrorCode:x}): far return to a selector that is not a present 64-bit code segment in the GDT",
+        FaultDetail.BadSegmentSelector => $"#GP(0x{c->ErrorCode:x}): segment selector beyond the GDT limit or not present",
         _ => c->Vector switch
         {
             CpuExit.GeneralProtection => "#GP(0)",

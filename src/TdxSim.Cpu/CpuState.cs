@@ -31,6 +31,49 @@ public struct CpuState
 
     /// <summary>GS segment base, added to memory operands with a GS override.</summary>
     public ulong GsBase;
+
+    /// <summary>CR0: read and written by MOV CR0 (long mode at reset: PG, WP, NE, ET, MP, PE).</summary>
+    public ulong Cr0;
+
+    /// <summary>CR2: the page-fault linear address register (written by the guest, never by a fault yet).</summary>
+    public ulong Cr2;
+
+    /// <summary>CR3: the page-table root the guest loaded. TdxSim does not translate yet: linear = guest-physical,
+    /// so the guest's own tables must identity-map what it touches (Linux's decompressor's do).</summary>
+    public ulong Cr3;
+
+    /// <summary>CR4 (PAE at reset).</summary>
+    public ulong Cr4;
+
+    /// <summary>CR8 (task priority).</summary>
+    public ulong Cr8;
+
+    /// <summary>IA32_EFER (LME, LMA, NXE at reset; SCE as the guest sets it).</summary>
+    public ulong Efer;
+
+    /// <summary>GDTR base and limit (LGDT).</summary>
+    public ulong GdtrBase;
+
+    /// <summary>IDTR base (LIDT).</summary>
+    public ulong IdtrBase;
+
+    /// <summary>GDTR limit.</summary>
+    public ushort GdtrLimit;
+
+    /// <summary>IDTR limit.</summary>
+    public ushort IdtrLimit;
+
+    /// <summary>Segment selectors CS, DS, ES, SS, FS, GS (long mode: only FS and GS have bases, in <see cref="FsBase"/>/<see cref="GsBase"/>).</summary>
+    public ushort Cs, Ds, Es, Ss, Fs, Gs;
+
+    /// <summary>CR0 of a vCPU entering 64-bit mode: PG | WP | NE | ET | MP | PE.</summary>
+    public const ulong LongModeCr0 = 0x8005_0033;
+
+    /// <summary>CR4 at entry: PAE (TDX also forces MCE and VMXE off, PKE/others as the guest sets).</summary>
+    public const ulong LongModeCr4 = 0x20;
+
+    /// <summary>EFER at entry: LME | LMA | NXE.</summary>
+    public const ulong LongModeEfer = 0xD00;
 }
 
 /// <summary>Architectural RFLAGS bits (SDM Vol. 1 section 3.4.3).</summary>

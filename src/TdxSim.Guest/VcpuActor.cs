@@ -236,6 +236,11 @@ public sealed class VcpuActor : TdxActor
                 Resume();
                 return;
 
+            case TdEntryAction.VeInjected when _setup.Kernel.LinuxGuest:
+                _stats.CountVe(entry.Exit.ExitReason);
+                Fatal(rip, $"#VE ({entry.Exit.ReasonName}, qualification 0x{entry.Exit.ExitQualification:x}) for a Linux guest: delivery through the guest's IDT is not implemented yet");
+                return;
+
             case TdEntryAction.VeInjected:
                 _stats.CountVe(entry.Exit.ExitReason);
                 _mode = Mode.InVeHandler;

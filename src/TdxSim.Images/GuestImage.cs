@@ -8,6 +8,9 @@ public enum GuestImageFormat
 
     /// <summary>An ELF64 x86-64 executable (PT_LOAD segments).</summary>
     Elf64,
+
+    /// <summary>A Linux bzImage loaded by the x86 boot protocol (<see cref="BzImage"/>).</summary>
+    BzImage,
 }
 
 /// <summary>
@@ -21,4 +24,8 @@ public sealed record ImageSegment(ulong Gpa, ReadOnlyMemory<byte> Data, ulong Me
 }
 
 /// <summary>A parsed guest image, ready to be copied into guest-private memory.</summary>
-public sealed record GuestImage(GuestImageFormat Format, ulong Entry, IReadOnlyList<ImageSegment> Segments);
+public sealed record GuestImage(GuestImageFormat Format, ulong Entry, IReadOnlyList<ImageSegment> Segments)
+{
+    /// <summary>For a Linux kernel: the boot-protocol entry state (zero page, CR3, GDT); null for purpose-built guests.</summary>
+    public LinuxBootState? Linux { get; init; }
+}

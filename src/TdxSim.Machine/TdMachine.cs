@@ -92,10 +92,10 @@ public static class TdMachine
         {
             cpus[i] = new Cpu.Cpu(memory, i, new Cpu.CpuOptions { PauseExitInterval = PauseExitInterval });
             stats[i] = new VcpuStatistics();
-            ResetVcpu(ref cpus[i].State, i, scenario, image.Entry);
+            ResetVcpu(ref cpus[i].State, i, scenario, image);
         }
 
-        var kernel = new GuestKernelOptions { UnrollStringIo = scenario.UnrollStringIo };
+        var kernel = new GuestKernelOptions { UnrollStringIo = scenario.UnrollStringIo, LinuxGuest = image.Linux is not null };
         var completion = new TaskCompletionSource<MachineOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
         TimeSpan quoteDelay = TimeSpan.FromTicks((long)(scenario.VmmSettings.QuoteDelayNs / 100));
         var wiring = new MachineWiring(
@@ -272,6 +272,18 @@ public static class TdMachine
             return scenario.Entry is ulong programEntry ? WithEntry(inMemory, programEntry) : inMemory;
         }
 
+        if (scenario.Guest.KernelPath is { } kernelPath)
+        {
+            try
+            {
+                return BzImage.LoadFile(kernelPath, scenario.Append, scenario.InitrdPath, scenario.Memory);
+            }
+            catch (ImageFormatException e)
+            {
+                throw new ScenarioException(e.Message, e);
+            }
+        }
+
         string path = scenario.Guest.ImagePath ?? throw new ScenarioException("the scenario names no guest");
         try
         {
@@ -336,12 +348,28 @@ public static class TdMachine
     }
 
     /// <summary>Entry state of contract section 3.</summary>
-    private static void ResetVcpu(ref Cpu.CpuState state, int index, Scenario scenario, ulong entry)
+    private static void ResetVcpu(ref Cpu.CpuState state, int index, Scenario scenario, GuestImage image)
     {
         state = default;
-        state.Rip = entry;
+        state.Rip = image.Entry;
         state.Rflags = Cpu.CpuState.ResetRflags;
+        state.Cr0 = Cpu.CpuState.LongModeCr0;
+        state.Cr4 = Cpu.CpuState.LongModeCr4;
+        state.Efer = Cpu.CpuState.LongModeEfer;
         state.Gpr[Gpr.Rsp] = (scenario.Memory - ((ulong)index * MachineLimits.StackSize)) & ~0xFUL;
+        if (image.Linux is { } linux)
+        {
+            // The 64-bit boot protocol (contract section 9): RSI = the zero page, paging on with the loader's
+            // identity map, the loader's GDT, CS = __BOOT_CS, DS = ES = SS = __BOOT_DS; every other GPR zero.
+            state.Gpr[Gpr.Rsi] = linux.ZeroPage;
+            state.Cr3 = linux.Cr3;
+            state.GdtrBase = linux.GdtBase;
+            state.GdtrLimit = linux.GdtLimit;
+            state.Cs = LinuxBootState.BootCs;
+            state.Ds = state.Es = state.Ss = LinuxBootState.BootDs;
+            return;
+        }
+
         state.Gpr[Gpr.Rdi] = (ulong)index;
         state.Gpr[Gpr.Rsi] = (ulong)scenario.Vcpus;
     }

@@ -83,7 +83,13 @@ internal static unsafe partial class Translator
             case Mnemonic.Imul: return i.OpCount == 1 ? MulDiv(in i, ref op, ref t, div: false, signed: true) : Imul(in i, ref op, ref t);
             case Mnemonic.Div: return MulDiv(in i, ref op, ref t, div: true, signed: false);
             case Mnemonic.Idiv: return MulDiv(in i, ref op, ref t, div: true, signed: true);
-            case Mnemonic.Mov: return Mov(in i, ref op, ref t);
+            case Mnemonic.Mov: return IsSystemMov(in i) ? SystemMov(in i, ref op, ref t) : Mov(in i, ref op, ref t);
+            case Mnemonic.Lgdt: return DescriptorTable(in i, ref op, ref t, 0, load: true);
+            case Mnemonic.Lidt: return DescriptorTable(in i, ref op, ref t, 1, load: true);
+            case Mnemonic.Sgdt: return DescriptorTable(in i, ref op, ref t, 0, load: false);
+            case Mnemonic.Sidt: return DescriptorTable(in i, ref op, ref t, 1, load: false);
+            case Mnemonic.Retf: return FarReturn(in i, ref op, ref t);
+            case Mnemonic.Invlpg: return Plain(ref t, &SystemOps.Nop);
             case Mnemonic.Movzx: return Extend(in i, ref op, ref t, signed: false);
             case Mnemonic.Movsx:
             case Mnemonic.Movsxd: return Extend(in i, ref op, ref t, signed: true);

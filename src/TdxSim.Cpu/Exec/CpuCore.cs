@@ -26,6 +26,8 @@ internal enum FaultDetail : byte
     PrivateOutsideMemory,
     PrivateConvertedToShared,
     FetchFromShared,
+    NotCodeSegment64,
+    BadSegmentSelector,
 }
 
 /// <summary>

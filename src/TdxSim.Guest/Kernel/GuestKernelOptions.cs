@@ -20,6 +20,13 @@ public sealed record GuestKernelOptions
     /// <summary>The GPR_SELECT mask the kernel's TDVMCALLs use: Linux's 0xFFCC since v6.6 (reference 2.1).</summary>
     public ushort VmcallSelectMask { get; init; } = Abi.TdVmcall.LinuxSelectMask;
 
+    /// <summary>
+    /// The guest is a Linux kernel (<c>--kernel</c>): it owns its exception handling (contract section 3), so the
+    /// built-in #VE handler is not used; a #VE the TDX module injects is delivered through the guest's IDT
+    /// (not implemented yet: guest fatal naming the instruction).
+    /// </summary>
+    public bool LinuxGuest { get; init; }
+
     /// <summary>The default options.</summary>
     public static GuestKernelOptions Default { get; } = new();
 }

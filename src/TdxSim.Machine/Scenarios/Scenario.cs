@@ -4,8 +4,12 @@ namespace TdxSim.Machine.Scenarios;
 /// <param name="BuiltIn">Name of a built-in guest (e.g. <c>smp-hello</c>), or null.</param>
 /// <param name="ImagePath">Path of an ELF64 or flat image, or null.</param>
 /// <param name="Image">An image built in memory (tests, <c>stress</c>), or null.</param>
-public sealed record GuestSource(string? BuiltIn, string? ImagePath, Images.GuestImage? Image = null)
+/// <param name="KernelPath">Path of a Linux bzImage loaded by the boot protocol (<c>--kernel</c>), or null.</param>
+public sealed record GuestSource(string? BuiltIn, string? ImagePath, Images.GuestImage? Image = null, string? KernelPath = null)
 {
+    /// <summary>A Linux bzImage (contract section 9).</summary>
+    public static GuestSource FromKernel(string path) => new(null, null, null, path);
+
     /// <summary>An image built in memory, e.g. with <see cref="Images.GuestProgram"/>.</summary>
     public static GuestSource FromProgram(Images.GuestImage image) => new(null, null, image);
 
@@ -16,7 +20,7 @@ public sealed record GuestSource(string? BuiltIn, string? ImagePath, Images.Gues
     public static GuestSource FromImage(string path) => new(null, path);
 
     /// <inheritdoc/>
-    public override string ToString() => BuiltIn is not null ? $"builtin:{BuiltIn}" : ImagePath ?? (Image is not null ? "(in-memory image)" : "(none)");
+    public override string ToString() => BuiltIn is not null ? $"builtin:{BuiltIn}" : ImagePath ?? KernelPath ?? (Image is not null ? "(in-memory image)" : "(none)");
 }
 
 /// <summary>One VMM or one per vCPU (contract section 4).</summary>
@@ -106,6 +110,12 @@ public sealed record Scenario
 
     /// <summary>Load address of a flat image.</summary>
     public ulong Load { get; init; } = DefaultLoadAddress;
+
+    /// <summary>The Linux kernel command line (<c>--append</c>, scenario key <c>append</c>).</summary>
+    public string Append { get; init; } = string.Empty;
+
+    /// <summary>An initial ramdisk for a Linux kernel (<c>--initrd</c>, scenario key <c>initrd</c>), or null.</summary>
+    public string? InitrdPath { get; init; }
 
     /// <summary>Entry point (null: ELF e_entry or the load address).</summary>
     public ulong? Entry { get; init; }

@@ -16,7 +16,7 @@ public static class ScenarioLoader
 
     private static readonly string[] TopLevelKeys =
     [
-        "name", "description", "guest", "image", "load", "entry", "vcpus", "memory", "accept",
+        "name", "description", "guest", "image", "kernel", "append", "initrd", "load", "entry", "vcpus", "memory", "accept",
         "unroll_string_io", "max_instructions", "time_limit_ms", "reply_timeout_ms", "seed", "deterministic", "vmm",
         "td_attributes", "vmm_settings", "log", "trace", "dump_state", "quiet", "akka",
     ];
@@ -117,6 +117,9 @@ public static class ScenarioLoader
                 "description" => scenario with { Description = reader.String(value) },
                 "guest" => scenario with { Guest = ParseGuest(reader, value, baseFolder) },
                 "image" => scenario with { Guest = GuestSource.FromImage(reader.Path(value, baseFolder)) },
+                "kernel" => scenario with { Guest = GuestSource.FromKernel(reader.Path(value, baseFolder)) },
+                "append" => scenario with { Append = reader.String(value) },
+                "initrd" => scenario with { InitrdPath = reader.Path(value, baseFolder) },
                 "load" => scenario with { Load = reader.Number(value) },
                 "entry" => scenario with { Entry = reader.Number(value) },
                 "vcpus" => scenario with { Vcpus = reader.Vcpus(value) },
