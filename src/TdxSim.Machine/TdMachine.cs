@@ -166,14 +166,7 @@ public static class TdMachine
         // What never reached a handler while the TD ran: messages still in flight when the system stops are not lost.
         long deadLetters = runtime.DeadLetterCount, unhandled = runtime.UnhandledCount, dropped = runtime.DroppedCount;
         long endNs = runtime.Clock.NowNanoseconds;
-        Task terminated = system.Terminate();
-        if (loop is not null)
-        {
-            // The TD's actors stop on the deterministic dispatcher: keep running it until Akka has stopped them all.
-            loop.RunUntil(terminated, time: null, ShutdownGrace);
-        }
-
-        if (!terminated.Wait(ShutdownGrace))
+        if (!runtime.Terminate(ShutdownGrace))
         {
             throw new InvalidOperationException($"the actor system did not terminate within {ShutdownGrace.TotalSeconds} s");
         }

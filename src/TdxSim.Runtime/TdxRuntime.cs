@@ -101,6 +101,18 @@ public sealed class TdxRuntime : IExtension
         }
     }
 
+    /// <summary>
+    /// Terminates the system. In deterministic mode its actors stop on the deterministic dispatcher, which runs only
+    /// when driven: this runs it on the calling thread until Akka has stopped them all.
+    /// </summary>
+    /// <returns>Whether the system terminated within <paramref name="timeout"/>.</returns>
+    public bool Terminate(TimeSpan timeout)
+    {
+        Task terminated = System.Terminate();
+        Deterministic?.RunUntil(terminated, time: null, timeout);
+        return terminated.Wait(timeout);
+    }
+
     /// <summary>Counts a failure seen by a supervisor (an emulator bug in TdxSim's actors).</summary>
     public void CountFailure() => Interlocked.Increment(ref _failures);
 

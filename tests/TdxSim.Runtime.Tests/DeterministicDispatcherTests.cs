@@ -69,9 +69,7 @@ public sealed class DeterministicDispatcherTests
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         system.ActorOf(runtime.Configure(Props.Create(() => new Root(order, threads, done))), "root");
         Assert.True(dispatcher.RunUntil(done.Task, runtime.VirtualTime, TimeSpan.FromSeconds(5)), "the run went idle before every message arrived");
-        Task terminated = system.Terminate();
-        dispatcher.RunUntil(terminated, null, TimeSpan.FromSeconds(1));
-        Assert.True(terminated.Wait(TimeSpan.FromSeconds(5)));
+        Assert.True(runtime.Terminate(TimeSpan.FromSeconds(5)));
         Assert.Equal([Environment.CurrentManagedThreadId], threads);
         return (order, dispatcher.Steps, threads.Count);
     }
@@ -118,16 +116,15 @@ public sealed class DeterministicDispatcherTests
     }
 
     [Fact]
-    public async Task RunOne_without_work_returns_false()
+    public void RunOne_without_work_returns_false()
     {
         using ActorSystem system = RuntimeConfig.CreateSystem("idle", RuntimeConfig.Build(deterministic: true, seed: 0));
-        DeterministicDispatcher dispatcher = TdxRuntime.Get(system).Deterministic!;
+        TdxRuntime runtime = TdxRuntime.Get(system);
+        DeterministicDispatcher dispatcher = runtime.Deterministic!;
         Assert.False(dispatcher.RunOne());
         Assert.Equal(0, dispatcher.Ready);
         Assert.Equal(1, dispatcher.Throughput);
-        Task terminated = system.Terminate();
-        dispatcher.RunUntil(terminated, null, TimeSpan.FromSeconds(1));
-        await terminated.WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.True(runtime.Terminate(TimeSpan.FromSeconds(5)));
     }
 
     [Fact]

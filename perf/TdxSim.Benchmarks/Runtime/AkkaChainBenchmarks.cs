@@ -56,9 +56,7 @@ public class AkkaChainBenchmarks
     [GlobalCleanup]
     public void Cleanup()
     {
-        Task t = _system.Terminate();
-        _runtime.Deterministic?.RunUntil(t, null, TimeSpan.FromSeconds(1));
-        t.Wait(TimeSpan.FromSeconds(10));
+        _runtime.Terminate(TimeSpan.FromSeconds(10));
     }
 
     /// <summary><see cref="Chains"/> 8-message chains back to back; the figure is per chain.</summary>

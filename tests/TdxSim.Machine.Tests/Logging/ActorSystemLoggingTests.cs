@@ -79,8 +79,7 @@ public sealed class ActorSystemLoggingTests
         IActorRef machine = system.ActorOf(runtime.Configure(Props.Create(() => new MachineActor(3, 20, done, runtime))), "machine");
         machine.Tell(new Start(), ActorRefs.NoSender);
         Assert.True(runtime.Deterministic!.RunUntil(done.Task, runtime.VirtualTime, TimeSpan.FromSeconds(5)), "the deterministic run did not finish");
-        Task terminated = system.Terminate();
-        runtime.Deterministic.RunUntil(terminated, time: null, TimeSpan.FromSeconds(5));
+        Assert.True(runtime.Terminate(TimeSpan.FromSeconds(5)));
         MessageLogReport report = recorder.Complete();
         Assert.True(report.IsLossless, report.ToString());
         Assert.Equal(2 + 3 + (3 * 20 * 4), report.Recorded); // two Starts, three StartVcpu, four hops per round trip
