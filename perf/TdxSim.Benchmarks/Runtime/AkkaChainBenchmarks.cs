@@ -13,7 +13,7 @@ namespace TdxSim.Benchmarks.Runtime;
 /// The actor runtime alone, on TdxSim's actors (<see cref="TdxActor"/>: tracing mailbox, correlation ids, delivery
 /// hook) without guest code: the 8-message shape of a #VE round trip (vCPU → module → vCPU → module → vCPU → module →
 /// VMM → module → vCPU) as plain actors, chains run back to back from one vCPU; and an external Ask of one actor.
-/// Dispatchers: Akka's default, TdxSim's concurrent dispatcher (thread-pool-executor, the default of <c>tdxsim run</c>), and the
+/// Dispatchers: Akka's default, Akka's thread-pool-executor at TdxSim's throughput of 30, TdxSim's hand-off executor (the default of <c>tdxsim run</c>), and the
 /// deterministic dispatcher driven on the benchmark's thread. Run with
 /// <c>dotnet run -c Release --project perf/TdxSim.Benchmarks -- --filter '*AkkaChain*'</c>.
 /// </summary>
@@ -30,8 +30,8 @@ public class AkkaChainBenchmarks
     private IActorRef _echo = null!;
 
     /// <summary>Which dispatcher the actors run on.</summary>
-    [Params("akka-default", "tdxsim-concurrent", "deterministic")]
-    public string Dispatcher { get; set; } = "tdxsim-concurrent";
+    [Params("akka-default", "thread-pool", "tdxsim-handoff", "deterministic")]
+    public string Dispatcher { get; set; } = "tdxsim-handoff";
 
     /// <summary>Starts the system and the three actors of the chain.</summary>
     [GlobalSetup]
@@ -40,7 +40,8 @@ public class AkkaChainBenchmarks
         Config config = Dispatcher switch
         {
             "akka-default" => RuntimeConfig.Build(false, 0, ConfigurationFactory.ParseString("tdxsim.dispatcher-id = \"akka.actor.default-dispatcher\"")),
-            "tdxsim-concurrent" => RuntimeConfig.Build(false, 0),
+            "thread-pool" => RuntimeConfig.Build(false, 0, ConfigurationFactory.ParseString("tdxsim.concurrent-dispatcher.executor = thread-pool-executor")),
+            "tdxsim-handoff" => RuntimeConfig.Build(false, 0),
             _ => RuntimeConfig.Build(true, 1),
         };
         _system = RuntimeConfig.CreateSystem("bench", config);

@@ -124,12 +124,24 @@ public static class RuntimeConfig
         {
             system = ActorSystem.Create(name, config);
         }
-        catch (Exception e) when (e is ConfigurationException or ArgumentException or TypeLoadException or InvalidOperationException)
+        catch (Exception e) when (Refusal(e) is { } cause)
         {
-            throw new RuntimeConfigException($"the Akka configuration was refused: {e.Message.Split('\n', 2)[0].Trim()}", e);
+            throw new RuntimeConfigException($"the Akka configuration was refused: {cause.Message.Split('\n', 2)[0].Trim()}", e);
         }
 
-        TdxRuntime runtime = TdxRuntime.Get(system);
+        TdxRuntime runtime;
+        try
+        {
+            // The extension looks up the TD's dispatcher, which makes Akka build it and its executor: an override they
+            // refuse (a bad executor key) is an input error here, before the run, not an emulator failure in it.
+            runtime = TdxRuntime.Get(system);
+        }
+        catch (Exception e) when (Refusal(e) is { } cause)
+        {
+            system.Terminate().Wait(TimeSpan.FromSeconds(5));
+            throw new RuntimeConfigException($"the Akka configuration was refused: {cause.Message.Split('\n', 2)[0].Trim()}", e);
+        }
+
         if (runtime.DispatcherId is { } id && !system.Dispatchers.HasDispatcher(id))
         {
             system.Terminate().Wait(TimeSpan.FromSeconds(5));
@@ -137,5 +149,21 @@ public static class RuntimeConfig
         }
 
         return system;
+    }
+
+    /// <summary>
+    /// The configuration problem behind an exception Akka threw while building from a configuration (unwrapping the
+    /// reflection that constructs configured types), or null when it is not one.
+    /// </summary>
+    private static Exception? Refusal(Exception e)
+    {
+        while (e is System.Reflection.TargetInvocationException { InnerException: { } inner })
+        {
+            e = inner;
+        }
+
+        return e is ConfigurationException or ArgumentException or TypeLoadException or InvalidOperationException or MissingMethodException
+            ? e
+            : null;
     }
 }
