@@ -19,13 +19,15 @@ internal static class StressCommand
         var count = new Option<string?>("--count") { Description = "total operations, split over the vCPUs (default 100000)" };
         var seconds = new Option<string?>("--seconds") { Description = "run for this long instead of --count" };
         var vmm = new Option<string?>("--vmm") { Description = "single | per-vcpu (default single)" };
+        var module = new Option<string?>("--module") { Description = "single | per-vcpu: one TDX module actor, or one per vCPU as the hardware runs it (default single)" };
         var json = new Option<bool>("--json") { Description = "print one JSON object on stdout" };
         var deterministic = new Option<bool>("--deterministic") { Description = "deterministic dispatcher: virtual time and its cost model" };
         var seed = new Option<string?>("--seed") { Description = "seed (default 0)" };
+        var warmup = new Option<string?>("--warmup") { Description = "operations run before measuring (default: a fifth of --count, at most 200000; 0 with --seconds or --deterministic)" };
         var akkaConfig = AkkaConfigOption.Create();
 
         var command = new Command("stress", "drive one operation from N vCPUs as fast as possible; report throughput and latency");
-        foreach (Option option in new Option[] { vcpus, op, path, count, seconds, vmm, json, deterministic, seed, akkaConfig })
+        foreach (Option option in new Option[] { vcpus, op, path, count, seconds, vmm, module, json, deterministic, seed, warmup, akkaConfig })
         {
             command.Options.Add(option);
         }
@@ -65,8 +67,15 @@ internal static class StressCommand
                     "per-vcpu" => VmmTopology.PerVcpu,
                     string other => throw new UsageException($"--vmm: '{other}' is not one of single, per-vcpu"),
                 },
+                Module = parse.GetValue(module) switch
+                {
+                    null or "single" => ModuleTopology.Single,
+                    "per-vcpu" => ModuleTopology.PerVcpu,
+                    string other => throw new UsageException($"--module: '{other}' is not one of single, per-vcpu"),
+                },
                 Deterministic = parse.GetValue(deterministic),
                 Seed = parse.GetValue(seed) is { } sd ? CliNumbers.Number("--seed", sd) : 0,
+                Warmup = parse.GetValue(warmup) is { } w ? CliNumbers.Number("--warmup", w) : null,
                 AkkaConfig = AkkaConfigOption.Read(parse.GetValue(akkaConfig), null),
             };
 
@@ -119,8 +128,10 @@ internal static class StressCommand
             json.WriteString("path", Name(r.Options.Path));
             json.WriteNumber("vcpus", r.Options.Vcpus);
             json.WriteString("vmm", r.Options.Vmm == VmmTopology.Single ? "single" : "per-vcpu");
+            json.WriteString("module", r.Options.Module == ModuleTopology.Single ? "single" : "per-vcpu");
             json.WriteBoolean("deterministic", r.Options.Deterministic);
             json.WriteNumber("ops", r.Ops);
+            json.WriteNumber("warmup_ops", r.WarmupOps);
             json.WriteNumber("seconds", Math.Round(r.Seconds, 6));
             json.WriteNumber("ops_per_sec", Math.Round(r.OpsPerSecond, 1));
             json.WriteStartObject("latency_ns");
@@ -131,7 +142,9 @@ internal static class StressCommand
             json.WriteNumber("mean", Math.Round(r.LatencyNs.Mean, 1));
             json.WriteEndObject();
             json.WriteNumber("messages", r.Messages);
-            json.WriteNumber("messages_per_op", r.Ops == 0 ? 0 : Math.Round((double)r.Messages / r.Ops, 2));
+            // Messages of the whole run, warm-up included, so per operation over every operation run.
+            long allOps = r.Ops + (long)r.WarmupOps;
+            json.WriteNumber("messages_per_op", allOps == 0 ? 0 : Math.Round((double)r.Messages / allOps, 2));
             json.WriteNumber("instructions", r.Instructions);
             json.WriteStartObject("undelivered");
             json.WriteNumber("dead_letters", r.Undelivered.DeadLetters);
@@ -148,11 +161,12 @@ internal static class StressCommand
 
     private static void WriteText(StressResult r, TextWriter stdout)
     {
-        FormattableString line = $"{Name(r.Options.Op)} by {Name(r.Options.Path)} on {r.Options.Vcpus} vCPU(s), {(r.Options.Vmm == VmmTopology.Single ? "one VMM" : "one VMM per vCPU")}{(r.Options.Deterministic ? ", virtual time" : string.Empty)}";
+        FormattableString line = $"{Name(r.Options.Op)} by {Name(r.Options.Path)} on {r.Options.Vcpus} vCPU(s), {(r.Options.Vmm == VmmTopology.Single ? "one VMM" : "one VMM per vCPU")}{(r.Options.Module == ModuleTopology.Single ? string.Empty : ", one TDX module per vCPU")}{(r.Options.Deterministic ? ", virtual time" : string.Empty)}";
         stdout.WriteLine(line.ToString(CultureInfo.InvariantCulture));
         FormattableString stats = $"  {r.Ops:N0} ops in {r.Seconds:F3} s: {r.OpsPerSecond:N0} ops/s; latency p50 {r.LatencyNs.P50:N0} ns, p99 {r.LatencyNs.P99:N0} ns, p99.9 {r.LatencyNs.P999:N0} ns, max {r.LatencyNs.Max:N0} ns";
         stdout.WriteLine(stats.ToString(CultureInfo.InvariantCulture));
-        FormattableString messages = $"  {r.Messages:N0} messages ({(r.Ops == 0 ? 0 : (double)r.Messages / r.Ops):F1} per op), {r.Instructions:N0} guest instructions";
+        long allOps = r.Ops + (long)r.WarmupOps;
+        FormattableString messages = $"  {r.Messages:N0} messages ({(allOps == 0 ? 0 : (double)r.Messages / allOps):F1} per op, {r.WarmupOps:N0} warm-up ops included), {r.Instructions:N0} guest instructions";
         stdout.WriteLine(messages.ToString(CultureInfo.InvariantCulture));
     }
 }

@@ -180,7 +180,7 @@ public sealed class VcpuActor : TdxActor
                 state.Gpr.CopyFrom(reply.Regs, reply.WrittenRegisters);
                 state.Rip += TdcallLeafInfo.TdcallLength;
                 _pendingTdcallIsHlt = false;
-                _stats.TdcallLatency.Record(Now - _exitStartedNs);
+                _stats.RecordTdcall(_exitStartedNs, Now);
                 Resume();
                 return;
 
@@ -284,7 +284,7 @@ public sealed class VcpuActor : TdxActor
                 // A HLT #VE's round trip includes the time spent halted: it is not a latency.
                 if (_kernel.CurrentVe.ExitReason != VeExitReason.Hlt)
                 {
-                    _stats.VeLatency.Record(Now - _exitStartedNs);
+                    _stats.RecordVe(_exitStartedNs, Now);
                 }
 
                 Resume();

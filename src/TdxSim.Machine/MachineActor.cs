@@ -9,6 +9,7 @@ namespace TdxSim.Machine;
 internal sealed record MachineWiring(
     int VcpuCount,
     bool PerVcpuVmm,
+    bool PerVcpuModule,
     Func<IActorRef, Props> VmmProps,
     Func<Func<int, IActorRef>, Props> ModuleProps,
     Func<int, IActorRef, IActorRef, Props> VcpuProps,
@@ -59,6 +60,7 @@ internal sealed class MachineActor : TdxActor, IWithTimers
     private long _quotes;
     private (int Status, string Reason, string Detail)? _decision;
     private int? _fatalErrorVcpu;
+    private IActorRef[] _modules = [];
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -110,16 +112,33 @@ internal sealed class MachineActor : TdxActor, IWithTimers
 
         IActorRef[] vmms = _vmms;
         bool perVcpu = _wiring.PerVcpuVmm;
-        IActorRef module = Context.ActorOf(Runtime.Configure(_wiring.ModuleProps(v => perVcpu ? vmms[v] : vmms[0])), "tdx-module");
-
-        var vcpuMembers = new (string, Props)[_vcpus.Length];
-        for (int i = 0; i < vcpuMembers.Length; i++)
+        Func<int, IActorRef> vmmFor = v => perVcpu ? vmms[v] : vmms[0];
+        var modules = new IActorRef[_wiring.PerVcpuModule ? _vcpus.Length : 1];
+        if (_wiring.PerVcpuModule)
         {
-            vcpuMembers[i] = (i.ToString(System.Globalization.CultureInfo.InvariantCulture), Runtime.Configure(_wiring.VcpuProps(i, module, Self)));
+            // One module actor per vCPU over the one TdxModuleCore (the TD-scope state), each named by its vCPU.
+            var members = new (string, Props)[modules.Length];
+            for (int i = 0; i < members.Length; i++)
+            {
+                members[i] = (i.ToString(System.Globalization.CultureInfo.InvariantCulture), Runtime.Configure(_wiring.ModuleProps(vmmFor)));
+            }
+
+            _groupsPending++;
+            Context.ActorOf(Runtime.Configure(Props.Create(() => new GroupActor(members, modules))), "tdx-module");
+        }
+        else
+        {
+            modules[0] = Context.ActorOf(Runtime.Configure(_wiring.ModuleProps(vmmFor)), "tdx-module");
         }
 
+        _modules = modules;
+
+        // The vCPUs call the module: with one module per vCPU they are created once that group has its members.
         _groupsPending++;
-        Context.ActorOf(Runtime.Configure(Props.Create(() => new GroupActor(vcpuMembers, _vcpus))), "vcpu");
+        if (!_wiring.PerVcpuModule)
+        {
+            CreateVcpus();
+        }
 
         if (_wiring.TimeLimitNs is ulong limit)
         {
@@ -161,8 +180,25 @@ internal sealed class MachineActor : TdxActor, IWithTimers
         },
         loggingEnabled: false);
 
+    private void CreateVcpus()
+    {
+        var vcpuMembers = new (string, Props)[_vcpus.Length];
+        for (int i = 0; i < vcpuMembers.Length; i++)
+        {
+            IActorRef module = _modules.Length == 1 ? _modules[0] : _modules[i];
+            vcpuMembers[i] = (i.ToString(System.Globalization.CultureInfo.InvariantCulture), Runtime.Configure(_wiring.VcpuProps(i, module, Self)));
+        }
+
+        Context.ActorOf(Runtime.Configure(Props.Create(() => new GroupActor(vcpuMembers, _vcpus))), "vcpu");
+    }
+
     private void OnGroupReady(GroupReady ready)
     {
+        if (ready.Name == "tdx-module" && _decision is null)
+        {
+            CreateVcpus();
+        }
+
         if (--_groupsPending > 0 || _decision is not null)
         {
             return;

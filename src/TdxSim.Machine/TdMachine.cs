@@ -28,6 +28,12 @@ public sealed record MachineIo(Stream Com1, IReadOnlyList<IDeliveryObserver>? Ob
 {
     /// <summary>A signal from the user (SIGINT, SIGTERM) that stops the run cleanly, or null.</summary>
     public RunInterrupt? Interrupt { get; init; }
+
+    /// <summary>
+    /// Per vCPU, round trips that run before latencies are measured (<see cref="VcpuStatistics.WarmupRoundTrips"/>):
+    /// a stress run's warm-up. Null or shorter than the vCPUs: none.
+    /// </summary>
+    public IReadOnlyList<long>? WarmupRoundTrips { get; init; }
 }
 
 /// <summary>
@@ -91,7 +97,7 @@ public static class TdMachine
         for (int i = 0; i < cpus.Length; i++)
         {
             cpus[i] = new Cpu.Cpu(memory, i, new Cpu.CpuOptions { PauseExitInterval = PauseExitInterval });
-            stats[i] = new VcpuStatistics();
+            stats[i] = new VcpuStatistics { WarmupRoundTrips = io.WarmupRoundTrips is { } warm && i < warm.Count ? warm[i] : 0 };
             ResetVcpu(ref cpus[i].State, i, scenario, image);
         }
 
@@ -101,6 +107,7 @@ public static class TdMachine
         var wiring = new MachineWiring(
             scenario.Vcpus,
             scenario.Vmm == VmmTopology.PerVcpu,
+            scenario.Module == ModuleTopology.PerVcpu,
             machine => VmmActor.Props(vmmCore, machine, quoteDelay),
             vmmFor => TdxModuleActor.CreateProps(moduleCore, vmmFor),
             (i, module, machine) => VcpuActor.Props(new VcpuSetup(

@@ -11,8 +11,30 @@ namespace TdxSim.Runtime;
 /// </summary>
 public abstract class TdxActor : ReceiveActor
 {
+    private readonly IActorContext _context;
+    private readonly IActorRef _self;
+
+    // This actor's queue when it is a tracing one (the default mailbox of a TdxSim system): the correlation id and
+    // send time of the message being handled come from it.
+    private readonly TracingMessageQueue? _queue;
+
     /// <summary>Resolves this system's <see cref="TdxRuntime"/>.</summary>
-    protected TdxActor() => Runtime = TdxRuntime.Get(Context.System);
+    protected TdxActor()
+    {
+        _context = Context;
+        _self = _context.Self;
+        _queue = (_context as ActorCell)?.Mailbox?.MessageQueue as TracingMessageQueue;
+        Runtime = TdxRuntime.Get(_context.System);
+    }
+
+    /// <summary>
+    /// This actor's reference, kept from construction: Akka's <c>Self</c> looks the current cell up in thread-local
+    /// state on every use, and a handler on the #VE path uses it for each message it sends.
+    /// </summary>
+    protected new IActorRef Self => _self;
+
+    /// <summary>The sender of the message being handled (Akka's <c>Sender</c>, without the thread-local lookup).</summary>
+    protected new IActorRef Sender => _context.Sender;
 
     /// <summary>The runtime extension of this actor's system.</summary>
     protected TdxRuntime Runtime { get; }
@@ -29,7 +51,9 @@ public abstract class TdxActor : ReceiveActor
     /// <inheritdoc/>
     protected override bool AroundReceive(Receive receive, object message)
     {
-        TracingMessageQueue.TryGetCurrent(message, out long correlation, out long sentAtNs);
+        long correlation = 0;
+        long sentAtNs = Delivery.NoSendTime;
+        _queue?.TryGetLast(message, out correlation, out sentAtNs);
         if (correlation == 0)
         {
             correlation = Runtime.NewCorrelationId();

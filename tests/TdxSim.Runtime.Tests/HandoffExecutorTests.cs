@@ -28,12 +28,13 @@ public sealed class HandoffExecutorTests
 #pragma warning disable CA1033
         void System.Threading.IThreadPoolWorkItem.Execute() => Run();
 #pragma warning restore CA1033
+
     }
 
     [Fact]
     public void What_a_run_schedules_runs_next_on_its_thread()
     {
-        var executor = new HandoffExecutor("t", maxHandoffs: 64);
+        var executor = new HandoffExecutor("t", maxThreads: 2, maxHandoffs: 64);
         using var done = new ManualResetEventSlim();
         Step? third = null, second = null;
         third = new Step(done.Set);
@@ -46,12 +47,13 @@ public sealed class HandoffExecutorTests
         Assert.Equal(first.Thread, third.Thread);
         Assert.Equal(2, executor.Handoffs);
         Assert.Equal(1, executor.Queued);
+        executor.Shutdown();
     }
 
     [Fact]
-    public void Only_the_last_scheduled_is_handed_off_the_earlier_one_goes_to_the_pool()
+    public void Only_the_last_scheduled_is_handed_off_the_earlier_one_is_queued()
     {
-        var executor = new HandoffExecutor("t", maxHandoffs: 64);
+        var executor = new HandoffExecutor("t", maxThreads: 2, maxHandoffs: 64);
         using var both = new CountdownEvent(2);
         var early = new Step(() => both.Signal());
         var late = new Step(() => both.Signal());
@@ -67,13 +69,14 @@ public sealed class HandoffExecutorTests
         Assert.Equal(1, late.Runs);
         Assert.Equal(first.Thread, late.Thread);
         Assert.Equal(1, executor.Handoffs);
-        Assert.Equal(2, executor.Queued); // first, then early displaced to the pool
+        Assert.Equal(2, executor.Queued); // first, then early displaced to the queue
+        executor.Shutdown();
     }
 
     [Fact]
-    public void A_run_that_reschedules_itself_goes_to_the_back_of_the_pool()
+    public void A_run_that_reschedules_itself_goes_to_the_back_of_the_queue()
     {
-        var executor = new HandoffExecutor("t", maxHandoffs: 64);
+        var executor = new HandoffExecutor("t", maxThreads: 2, maxHandoffs: 64);
         using var done = new ManualResetEventSlim();
         Step? self = null;
         self = new Step(() =>
@@ -93,20 +96,21 @@ public sealed class HandoffExecutorTests
         Assert.Equal(3, self.Runs);
         Assert.Equal(0, executor.Handoffs);
         Assert.Equal(3, executor.Queued);
+        executor.Shutdown();
     }
 
-    [Theory]
-    [InlineData(0)]
-    [InlineData(5)]
-    public void A_ping_pong_is_queued_after_max_handoffs_in_a_row(int limit)
+    [Fact]
+    public void A_ping_pong_with_nothing_waiting_keeps_its_thread_past_max_handoffs()
     {
-        var executor = new HandoffExecutor("t", limit);
+        var executor = new HandoffExecutor("t", maxThreads: 1, maxHandoffs: 5);
         using var done = new ManualResetEventSlim();
         const int Rounds = 40;
         int count = 0;
+        var threads = new HashSet<int>();
         Step? ping = null, pong = null;
         ping = new Step(() =>
         {
+            threads.Add(Environment.CurrentManagedThreadId);
             if (++count < Rounds)
             {
                 executor.Execute(pong!);
@@ -121,10 +125,133 @@ public sealed class HandoffExecutorTests
         executor.Execute(ping);
         Assert.True(done.Wait(Wait));
 
-        // Runs: ping Rounds times, pong Rounds-1 times; every (limit+1)-th run after the first comes from the pool.
-        long runs = (2 * Rounds) - 1;
-        Assert.Equal(runs, executor.Handoffs + executor.Queued);
-        Assert.Equal(1 + ((runs - 1) / (limit + 1)), executor.Queued);
+        // Every run after the first is a hand-off: a limit that only matters when work waits never fired.
+        Assert.Equal(1, executor.Queued);
+        Assert.Equal((2 * Rounds) - 2, executor.Handoffs);
+        Assert.Single(threads);
+        executor.Shutdown();
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(5)]
+    public void Work_waiting_behind_a_ping_pong_runs_after_at_most_max_handoffs(int limit)
+    {
+        // One worker, so the order is exact: the ping-pong's first run queues `other` (pong displaces it from the
+        // slot); the worker must leave the ping-pong for it within limit + 1 hand-offs.
+        var executor = new HandoffExecutor("t", maxThreads: 1, maxHandoffs: limit);
+        using var done = new ManualResetEventSlim();
+        const int Rounds = 40;
+        int count = 0;
+        int otherRanAt = -1;
+        var other = new Step(() => otherRanAt = count);
+        Step? ping = null, pong = null;
+        ping = new Step(() =>
+        {
+            if (++count == 1)
+            {
+                executor.Execute(other);
+            }
+
+            if (count < Rounds)
+            {
+                executor.Execute(pong!);
+            }
+            else
+            {
+                done.Set();
+            }
+        });
+        pong = new Step(() => executor.Execute(ping));
+
+        executor.Execute(ping);
+        Assert.True(done.Wait(Wait));
+        Assert.Equal(1, other.Runs);
+        Assert.InRange(otherRanAt, 1, 1 + ((limit + 2) / 2));
+        executor.Shutdown();
+    }
+
+    [Fact]
+    public void Never_more_workers_than_its_maximum_and_all_work_runs()
+    {
+        var executor = new HandoffExecutor("t", maxThreads: 2, maxHandoffs: 64);
+        const int Jobs = 16;
+        using var done = new CountdownEvent(Jobs);
+        int running = 0, most = 0;
+        for (int i = 0; i < Jobs; i++)
+        {
+            executor.Execute(new Step(() =>
+            {
+                int now = Interlocked.Increment(ref running);
+                int seen;
+                while ((seen = Volatile.Read(ref most)) < now && Interlocked.CompareExchange(ref most, now, seen) != seen)
+                {
+                }
+
+                Thread.Sleep(5);
+                Interlocked.Decrement(ref running);
+                done.Signal();
+            }));
+        }
+
+        Assert.True(done.Wait(Wait));
+        Assert.InRange(most, 1, 2);
+        Assert.InRange(executor.ThreadsStarted, 1, 2);
+        executor.Shutdown();
+    }
+
+    [Fact]
+    public void Idle_workers_end_and_new_work_starts_one_again()
+    {
+        var executor = new HandoffExecutor("t", maxThreads: 2, maxHandoffs: 64);
+        using var first = new ManualResetEventSlim();
+        executor.Execute(new Step(first.Set));
+        Assert.True(first.Wait(Wait));
+
+        // A worker ends after a second with nothing to run (checked at its quarter-second parks).
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
+        while (executor.LiveThreads > 0 && DateTime.UtcNow < deadline)
+        {
+            Thread.Sleep(50);
+        }
+
+        Assert.Equal(0, executor.LiveThreads);
+        int started = executor.ThreadsStarted;
+        using var second = new ManualResetEventSlim();
+        executor.Execute(new Step(second.Set));
+        Assert.True(second.Wait(Wait));
+        Assert.True(executor.ThreadsStarted > started);
+        executor.Shutdown();
+    }
+
+    [Fact]
+    public void After_shutdown_queued_work_still_runs_and_the_workers_end()
+    {
+        var executor = new HandoffExecutor("t", maxThreads: 2, maxHandoffs: 64);
+        using var ran = new ManualResetEventSlim();
+        executor.Execute(new Step(() => { }));
+        executor.Shutdown();
+        executor.Execute(new Step(ran.Set));
+        Assert.True(ran.Wait(Wait));
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
+        while (executor.LiveThreads > 0 && DateTime.UtcNow < deadline)
+        {
+            Thread.Sleep(20);
+        }
+
+        Assert.Equal(0, executor.LiveThreads);
+    }
+
+    [Theory]
+    [InlineData("threads = -1", "handoff-executor.threads")]
+    [InlineData("threads = 5000", "handoff-executor.threads")]
+    [InlineData("linger-us = -3", "handoff-executor.linger-us")]
+    public void A_bad_executor_setting_is_refused_when_the_system_starts(string setting, string named)
+    {
+        Config user = RuntimeConfig.ParseUser($"tdxsim.concurrent-dispatcher.handoff-executor.{setting}", "my.conf");
+        var e = Assert.Throws<RuntimeConfigException>(() => RuntimeConfig.CreateSystem("bad", RuntimeConfig.Build(false, 0, user)));
+        Assert.Contains(named, e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', e.Message);
     }
 
     [Fact]

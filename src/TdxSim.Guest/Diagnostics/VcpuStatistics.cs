@@ -30,6 +30,41 @@ public sealed class VcpuStatistics
     /// <summary>Number of TDCALLs executed by guest code.</summary>
     public long TdcallCount { get; private set; }
 
+    /// <summary>
+    /// Round trips (#VE or guest TDCALL) still to run before latencies count: a stress run's warm-up, so that its
+    /// figures measure optimized code, not the JIT's first tiers. Zero in an ordinary run.
+    /// </summary>
+    public long WarmupRoundTrips { get; set; }
+
+    /// <summary>When the first measured round trip began (the runtime's clock, ns), or -1 before it.</summary>
+    public long MeasuredFromNs { get; private set; } = -1;
+
+    /// <summary>When the last measured round trip ended (the runtime's clock, ns).</summary>
+    public long MeasuredUntilNs { get; private set; }
+
+    /// <summary>Records a #VE round trip from <paramref name="startNs"/> to <paramref name="endNs"/>.</summary>
+    public void RecordVe(long startNs, long endNs) => Record(VeLatency, startNs, endNs);
+
+    /// <summary>Records a guest TDCALL from <paramref name="startNs"/> to its completion at <paramref name="endNs"/>.</summary>
+    public void RecordTdcall(long startNs, long endNs) => Record(TdcallLatency, startNs, endNs);
+
+    private void Record(LatencyHistogram histogram, long startNs, long endNs)
+    {
+        if (WarmupRoundTrips > 0)
+        {
+            WarmupRoundTrips--;
+            return;
+        }
+
+        if (MeasuredFromNs < 0)
+        {
+            MeasuredFromNs = startNs;
+        }
+
+        MeasuredUntilNs = endNs;
+        histogram.Record(endNs - startNs);
+    }
+
     /// <summary>Counts a #VE of <paramref name="reason"/>.</summary>
     public void CountVe(VeExitReason reason)
     {

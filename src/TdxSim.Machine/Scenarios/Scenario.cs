@@ -23,6 +23,19 @@ public sealed record GuestSource(string? BuiltIn, string? ImagePath, Images.Gues
     public override string ToString() => BuiltIn is not null ? $"builtin:{BuiltIn}" : ImagePath ?? KernelPath ?? (Image is not null ? "(in-memory image)" : "(none)");
 }
 
+/// <summary>
+/// One TDX module actor for the TD, or one per vCPU: the module as the hardware runs it, on the logical CPU of the
+/// vCPU that entered it, every instance over the same TD-scope state under the module's own locking.
+/// </summary>
+public enum ModuleTopology
+{
+    /// <summary>A single module actor (<c>tdx-module</c>) serves every vCPU.</summary>
+    Single,
+
+    /// <summary>One module actor per vCPU (<c>tdx-module/N</c>), as the hardware has it.</summary>
+    PerVcpu,
+}
+
 /// <summary>One VMM or one per vCPU (contract section 4).</summary>
 public enum VmmTopology
 {
@@ -153,6 +166,9 @@ public sealed record Scenario
 
     /// <summary>One VMM or one per vCPU.</summary>
     public VmmTopology Vmm { get; init; } = VmmTopology.Single;
+
+    /// <summary>One TDX module actor or one per vCPU.</summary>
+    public ModuleTopology Module { get; init; } = ModuleTopology.Single;
 
     /// <summary>TD ATTRIBUTES (TdxSim.Abi.TdAttributes bits).</summary>
     public ulong TdAttributes { get; init; }

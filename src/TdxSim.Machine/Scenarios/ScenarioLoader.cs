@@ -17,7 +17,7 @@ public static class ScenarioLoader
     private static readonly string[] TopLevelKeys =
     [
         "name", "description", "guest", "image", "kernel", "append", "initrd", "load", "entry", "vcpus", "memory", "accept",
-        "unroll_string_io", "max_instructions", "time_limit_ms", "reply_timeout_ms", "seed", "deterministic", "vmm",
+        "unroll_string_io", "max_instructions", "time_limit_ms", "reply_timeout_ms", "seed", "deterministic", "vmm", "module",
         "td_attributes", "vmm_settings", "log", "trace", "dump_state", "quiet", "akka",
     ];
 
@@ -132,6 +132,7 @@ public static class ScenarioLoader
                 "seed" => scenario with { Seed = reader.Number(value) },
                 "deterministic" => scenario with { Deterministic = reader.Bool(value) },
                 "vmm" => scenario with { Vmm = reader.Choice(value, "single", "per-vcpu") == "single" ? VmmTopology.Single : VmmTopology.PerVcpu },
+                "module" => scenario with { Module = reader.Choice(value, "single", "per-vcpu") == "single" ? ModuleTopology.Single : ModuleTopology.PerVcpu },
                 "td_attributes" => scenario with { TdAttributes = reader.Attributes(value) },
                 "vmm_settings" => scenario with { VmmSettings = ParseVmm(reader, value) },
                 "log" => scenario with { LogPath = reader.Path(value, baseFolder) },

@@ -27,8 +27,24 @@ public sealed record StressOptions
     /// <summary>One VMM, or one per vCPU.</summary>
     public VmmTopology Vmm { get; init; } = VmmTopology.Single;
 
+    /// <summary>One TDX module actor, or one per vCPU.</summary>
+    public ModuleTopology Module { get; init; } = ModuleTopology.Single;
+
     /// <summary>Single-threaded seeded scheduler on virtual time.</summary>
     public bool Deterministic { get; init; }
+
+    /// <summary>
+    /// Operations run before measuring, split over the vCPUs like <see cref="Count"/>, so the figures are those of
+    /// JIT-optimized code; null picks <see cref="DefaultWarmup"/>.
+    /// </summary>
+    public ulong? Warmup { get; init; }
+
+    /// <summary>
+    /// The warm-up when none is given: a fifth of <paramref name="count"/>, at most 200,000 operations, in real-time
+    /// runs of a count; none in deterministic runs (virtual time has no JIT) or runs of a time.
+    /// </summary>
+    public static ulong DefaultWarmup(ulong? count, bool deterministic) =>
+        deterministic || count is not ulong c ? 0 : Math.Min(c / 5, 200_000);
 
     /// <summary>Seed.</summary>
     public ulong Seed { get; init; }
@@ -59,6 +75,9 @@ public sealed record StressResult(
 {
     /// <summary>Messages no handler took (dead letters, dropped, unhandled): zero in a clean run.</summary>
     public UndeliveredMessages Undelivered { get; init; }
+
+    /// <summary>Operations run before the measurement began (not in <see cref="Ops"/> or the latencies).</summary>
+    public ulong WarmupOps { get; init; }
 }
 
 /// <summary>
@@ -92,6 +111,18 @@ public static class StressRunner
         }
 
         ulong[] counts = [];
+        long[] warmups = new long[options.Vcpus];
+        ulong warmup = options.Warmup ?? StressOptions.DefaultWarmup(options.Seconds is null ? options.Count : null, options.Deterministic);
+        if (warmup > 1_000_000_000)
+        {
+            throw new ScenarioException($"--warmup must be at most 1000000000, not {warmup}");
+        }
+
+        for (int i = 0; i < warmups.Length; i++)
+        {
+            warmups[i] = (long)((warmup / (ulong)options.Vcpus) + ((ulong)i < warmup % (ulong)options.Vcpus ? 1UL : 0UL));
+        }
+
         ulong? timeLimitMs = null;
         ulong? maxInstructions = null;
         if (options.Seconds is double s)
@@ -114,7 +145,7 @@ public static class StressRunner
             counts = new ulong[options.Vcpus];
             for (int i = 0; i < counts.Length; i++)
             {
-                counts[i] = (total / (ulong)options.Vcpus) + ((ulong)i < total % (ulong)options.Vcpus ? 1UL : 0UL);
+                counts[i] = (total / (ulong)options.Vcpus) + ((ulong)i < total % (ulong)options.Vcpus ? 1UL : 0UL) + (ulong)warmups[i];
             }
 
             maxInstructions = InstructionLimit(counts[0]);
@@ -126,6 +157,7 @@ public static class StressRunner
             Guest = GuestSource.FromProgram(StressGuest.Build(options.Op, options.Path, counts).ToImage()),
             Vcpus = options.Vcpus,
             Vmm = options.Vmm,
+            Module = options.Module,
             Deterministic = options.Deterministic,
             Seed = options.Seed,
             AkkaConfig = options.AkkaConfig,
@@ -135,15 +167,25 @@ public static class StressRunner
         };
 
         var counter = new MessageCounter();
-        MachineResult result = TdMachine.Run(scenario, new MachineIo(Stream.Null, [counter]) { Interrupt = options.Interrupt });
+        MachineResult result = TdMachine.Run(scenario, new MachineIo(Stream.Null, [counter]) { Interrupt = options.Interrupt, WarmupRoundTrips = warmups });
 
         var latency = new LatencyHistogram();
+        long from = long.MaxValue, until = long.MinValue;
         foreach (VcpuStatistics stats in result.Statistics)
         {
             latency.Merge(options.Path == IoPath.Ve ? stats.VeLatency : stats.TdcallLatency);
+            if (stats.MeasuredFromNs >= 0)
+            {
+                from = Math.Min(from, stats.MeasuredFromNs);
+                until = Math.Max(until, stats.MeasuredUntilNs);
+            }
         }
 
-        double seconds = options.Deterministic ? result.VirtualNanoseconds / 1e9 : result.Elapsed.TotalSeconds;
+        // With a warm-up, the time is that of the measured operations: from the first one's start to the last one's
+        // end on the runtime's clock (virtual in deterministic runs). Without one, the whole run's, start-up included.
+        double seconds = warmup > 0 && until > from
+            ? (until - from) / 1e9
+            : options.Deterministic ? result.VirtualNanoseconds / 1e9 : result.Elapsed.TotalSeconds;
         seconds = Math.Max(seconds, 1e-9);
         return new StressResult(
             options,
@@ -159,6 +201,7 @@ public static class StressRunner
             result.VirtualNanoseconds)
         {
             Undelivered = result.Undelivered,
+            WarmupOps = warmup,
         };
     }
 }
@@ -166,17 +209,19 @@ public static class StressRunner
 /// <summary>Counts delivered messages and dead letters (thread-safe, allocation-free).</summary>
 public sealed class MessageCounter : IDeliveryObserver
 {
-    private long _delivered;
+    // Striped: every delivery of every vCPU's thread counts here, and one shared counter would put a cache-line
+    // transfer between cores into each message.
+    private readonly TdxSim.Runtime.Counters.StripedCounter _delivered = new();
     private long _deadLetters;
 
     /// <summary>Messages delivered to a handler.</summary>
-    public long Delivered => Interlocked.Read(ref _delivered);
+    public long Delivered => _delivered.Value;
 
     /// <summary>Messages that reached dead letters.</summary>
     public long DeadLetters => Interlocked.Read(ref _deadLetters);
 
     /// <inheritdoc/>
-    public void OnDelivered(in Delivery delivery, IActorRef recipient) => Interlocked.Increment(ref _delivered);
+    public void OnDelivered(in Delivery delivery, IActorRef recipient) => _delivered.Increment();
 
     /// <inheritdoc/>
     public void OnUndelivered(in Delivery delivery, IActorRef recipient, UndeliveredReason reason) => Interlocked.Increment(ref _deadLetters);

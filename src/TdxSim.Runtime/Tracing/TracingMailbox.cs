@@ -26,12 +26,15 @@ public sealed class TracingMailbox : MailboxType, IProducesMessageQueue<TracingM
 /// <summary>The queue of <see cref="TracingMailbox"/>.</summary>
 public sealed class TracingMessageQueue : IMessageQueue, IUnboundedMessageQueueSemantics
 {
-    [ThreadStatic]
-    private static Item t_current;
-
     private readonly ConcurrentQueue<Item> _queue = new();
     private readonly ActorSystem _system;
     private TdxRuntime? _runtime;
+
+    // What TryDequeue knew about the message it returned last. The queue has one consumer, its actor, which reads
+    // these in AroundReceive on the same thread right after the mailbox dequeued the message.
+    private object? _lastMessage;
+    private long _lastCorrelation;
+    private long _lastSentNs;
 
     internal TracingMessageQueue(ActorSystem system) => _system = system;
 
@@ -41,15 +44,14 @@ public sealed class TracingMessageQueue : IMessageQueue, IUnboundedMessageQueueS
     /// <inheritdoc/>
     public int Count => _queue.Count;
 
-    /// <summary>What the queue knew about the message this thread dequeued last, if it is <paramref name="message"/>.</summary>
-    internal static bool TryGetCurrent(object message, out long correlationId, out long sentAtNs)
+    /// <summary>What the queue knew about the message it dequeued last, if it is <paramref name="message"/>.</summary>
+    internal bool TryGetLast(object message, out long correlationId, out long sentAtNs)
     {
-        ref Item item = ref t_current;
-        if (ReferenceEquals(item.Envelope.Message, message))
+        if (ReferenceEquals(_lastMessage, message))
         {
-            correlationId = item.CorrelationId;
-            sentAtNs = item.SentAtNs;
-            item = default;
+            correlationId = _lastCorrelation;
+            sentAtNs = _lastSentNs;
+            _lastMessage = null;
             return true;
         }
 
@@ -81,7 +83,9 @@ public sealed class TracingMessageQueue : IMessageQueue, IUnboundedMessageQueueS
     {
         if (_queue.TryDequeue(out Item item))
         {
-            t_current = item;
+            _lastMessage = item.Envelope.Message;
+            _lastCorrelation = item.CorrelationId;
+            _lastSentNs = item.SentAtNs;
             envelope = item.Envelope;
             return true;
         }

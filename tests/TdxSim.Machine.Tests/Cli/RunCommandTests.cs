@@ -32,6 +32,38 @@ public sealed class RunCommandTests : IDisposable
     });
 
     [Fact]
+    public void Run_ScenarioWithOneModulePerVcpu_LogsEachVcpusRequestsToItsOwnModule()
+    {
+        string scenario = _cli.File("per-vcpu-module.yaml", "guest: builtin:smp-hello\nvcpus: 2\nmemory: 64M\nmodule: per-vcpu\n");
+        string log = Path.Combine(_cli.Folder, "m.jsonl");
+        CliResult result = Run(scenario, "--log", log, "--quiet");
+
+        Assert.Equal(0, result.Status);
+        Assert.Contains("hello from vCPU 1 of 2", result.Com1, StringComparison.Ordinal);
+        var toModule = new HashSet<(long Vcpu, string To)>();
+        foreach (string line in File.ReadLines(log))
+        {
+            using JsonDocument doc = JsonDocument.Parse(line);
+            JsonElement e = doc.RootElement;
+            string? to = e.GetProperty("to").GetString();
+            if (to is not null && to.StartsWith("tdx-module", StringComparison.Ordinal) && e.GetProperty("from").GetString()!.StartsWith("vcpu/", StringComparison.Ordinal))
+            {
+                toModule.Add((e.GetProperty("vcpu").GetInt64(), to));
+            }
+        }
+
+        // vCPU N talks to tdx-module/N and to no other module.
+        Assert.Equal(new HashSet<(long, string)> { (0, "tdx-module/0"), (1, "tdx-module/1") }, toModule);
+    }
+
+    [Fact]
+    public void Run_ScenarioWithAnUnknownModuleTopology_IsAUsageErrorNamingTheLine()
+    {
+        string scenario = _cli.File("bad-module.yaml", "guest: builtin:smp-hello\nmodule: both\n");
+        Run(scenario).AssertUsageError("module", "bad-module.yaml");
+    }
+
+    [Fact]
     public void Run_WithNoArguments_RunsTheDefaultScenarioAndStdoutIsExactlyItsCom1Text()
     {
         CliResult result = Run("--quiet");

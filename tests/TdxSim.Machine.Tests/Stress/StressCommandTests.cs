@@ -19,6 +19,8 @@ public sealed class StressCommandTests
         Assert.Equal("paravirt", root.GetProperty("path").GetString());
         Assert.Equal(2, root.GetProperty("vcpus").GetInt32());
         Assert.Equal(500, root.GetProperty("ops").GetInt64());
+        Assert.Equal(100, root.GetProperty("warmup_ops").GetInt64());
+        Assert.Equal("single", root.GetProperty("module").GetString());
         Assert.True(root.GetProperty("seconds").GetDouble() > 0);
         Assert.True(root.GetProperty("ops_per_sec").GetDouble() > 0);
         JsonElement latency = root.GetProperty("latency_ns");
@@ -38,6 +40,9 @@ public sealed class StressCommandTests
     [InlineData("--op", "frob")]
     [InlineData("--path", "sideways")]
     [InlineData("--vmm", "many")]
+    [InlineData("--module", "several")]
+    [InlineData("--warmup", "lots")]
+    [InlineData("--warmup", "2000000000")]
     [InlineData("--count", "0")]
     [InlineData("--vcpus", "0x")]
     [InlineData("--seconds", "-1")]
@@ -48,6 +53,18 @@ public sealed class StressCommandTests
         Assert.Equal(string.Empty, stdout);
         Assert.Single(stderr.TrimEnd().Split('\n'));
         Assert.StartsWith("tdxsim: ", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ModulePerVcpu_IsReportedAndRuns()
+    {
+        (int status, string stdout, string stderr) = Run("stress", "--op", "vmcall", "--path", "paravirt", "--count", "600", "--vcpus", "2", "--module", "per-vcpu", "--warmup", "0", "--json");
+        Assert.Equal(0, status);
+        Assert.Equal(string.Empty, stderr);
+        using JsonDocument doc = JsonDocument.Parse(stdout);
+        Assert.Equal("per-vcpu", doc.RootElement.GetProperty("module").GetString());
+        Assert.Equal(0, doc.RootElement.GetProperty("warmup_ops").GetInt64());
+        Assert.Equal(600, doc.RootElement.GetProperty("ops").GetInt64());
     }
 
     [Fact]

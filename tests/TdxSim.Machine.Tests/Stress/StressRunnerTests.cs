@@ -22,8 +22,10 @@ public sealed class StressRunnerTests
 
         Assert.Equal(ExitStatus.Success, r.ExitStatus);
         Assert.Equal(300, r.Ops);
-        // Every op is one #VE (8 messages) or one TDCALL (4); the rest is start-up and shutdown bookkeeping.
-        long overhead = r.Messages - (r.Ops * messagesPerOp);
+        Assert.Equal(60UL, r.WarmupOps); // a fifth of the count, run before measuring
+
+        // Every op, warm-up included, is one #VE (8 messages) or one TDCALL (4); the rest is start-up and shutdown.
+        long overhead = r.Messages - ((r.Ops + (long)r.WarmupOps) * messagesPerOp);
         Assert.InRange(overhead, 0, 16);
         Assert.True(r.LatencyNs.P50 > 0);
         Assert.True(r.LatencyNs.P50 <= r.LatencyNs.P99 && r.LatencyNs.P99 <= r.LatencyNs.P999 && r.LatencyNs.P999 <= r.LatencyNs.Max);
@@ -50,6 +52,56 @@ public sealed class StressRunnerTests
         Assert.True(r.Seconds < 30, $"{r.Seconds} s");
         Assert.Equal(0, r.Undelivered.Total);
         Assert.False(interrupt.Request("SIGINT", ExitStatus.Interrupted));
+    }
+
+    [Fact]
+    public void Run_Warmup_RunsBeforeMeasuringAndIsLeftOutOfTheFigures()
+    {
+        StressResult none = StressRunner.Run(new StressOptions { Op = StressOp.Pio, Path = IoPath.Paravirt, Count = 400, Warmup = 0 });
+        StressResult some = StressRunner.Run(new StressOptions { Op = StressOp.Pio, Path = IoPath.Paravirt, Count = 400, Warmup = 250 });
+
+        Assert.Equal(0UL, none.WarmupOps);
+        Assert.Equal(400, none.Ops);
+        Assert.Equal(250UL, some.WarmupOps);
+        Assert.Equal(400, some.Ops);
+
+        // The warm-up's operations ran (their messages are there) but are not in the latencies or the count.
+        Assert.InRange(some.Messages - none.Messages, (250 * 4) - 8, (250 * 4) + 8);
+        Assert.True(some.Seconds > 0 && some.OpsPerSecond > 0);
+    }
+
+    [Fact]
+    public void Run_Deterministic_HasNoDefaultWarmup()
+    {
+        StressResult r = StressRunner.Run(new StressOptions { Op = StressOp.Pio, Path = IoPath.Paravirt, Count = 100, Deterministic = true, Seed = 1 });
+        Assert.Equal(0UL, r.WarmupOps);
+        Assert.Equal(100, r.Ops);
+    }
+
+    [Theory]
+    [InlineData(VmmTopology.Single)]
+    [InlineData(VmmTopology.PerVcpu)]
+    public void Run_OneTdxModulePerVcpu_DoesEveryOperation(VmmTopology vmm)
+    {
+        StressResult r = StressRunner.Run(new StressOptions
+        {
+            Op = StressOp.Vmcall, Path = IoPath.Paravirt, Count = 3001, Vcpus = 3, Vmm = vmm, Module = ModuleTopology.PerVcpu, Warmup = 0,
+        });
+
+        Assert.Equal(ExitStatus.Success, r.ExitStatus);
+        Assert.Equal(3001, r.Ops);
+        Assert.InRange(r.Messages - (3001 * 4), 0, 64);
+    }
+
+    [Fact]
+    public void Run_OneTdxModulePerVcpu_IsDeterministicToo()
+    {
+        var options = new StressOptions { Op = StressOp.Mmio, Path = IoPath.Ve, Count = 200, Vcpus = 2, Module = ModuleTopology.PerVcpu, Deterministic = true, Seed = 9 };
+        StressResult a = StressRunner.Run(options);
+        StressResult b = StressRunner.Run(options);
+        Assert.Equal(ExitStatus.Success, a.ExitStatus);
+        Assert.Equal(a.VirtualNanoseconds, b.VirtualNanoseconds);
+        Assert.Equal(a.LatencyNs, b.LatencyNs);
     }
 
     [Fact]
