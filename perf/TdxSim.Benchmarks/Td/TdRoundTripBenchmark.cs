@@ -34,7 +34,7 @@ public class TdRoundTripBenchmark
     [Benchmark(OperationsPerInvoke = OpsPerInvoke)]
     public long RoundTrip()
     {
-        StressResult r = StressRunner.Run(new StressOptions { Op = Op, Path = Path, Count = OpsPerInvoke });
+        StressResult r = StressRunner.Run(new StressOptions { Op = Op, Path = Path, Count = OpsPerInvoke, Warmup = 0 });
         return r.Ops == OpsPerInvoke && r.ExitStatus == 0
             ? r.Ops
             : throw new InvalidOperationException($"stress run ended with {r.ExitStatus} ({r.Reason}) after {r.Ops} ops");
