@@ -68,6 +68,47 @@ public sealed class StressCommandTests
     }
 
     [Fact]
+    public void Log_RecordsEveryMessageOfTheRunAsJsonLines()
+    {
+        string folder = Directory.CreateTempSubdirectory("tdxsim-stress-log-").FullName;
+        try
+        {
+            string log = Path.Combine(folder, "s.jsonl");
+            (int status, _, string stderr) = Run("stress", "--op", "pio", "--path", "paravirt", "--count", "200", "--warmup", "50", "--log", log, "--json");
+            Assert.Equal(0, status);
+            Assert.Equal(string.Empty, stderr);
+            string[] lines = File.ReadAllLines(log);
+            int tdcalls = 0;
+            foreach (string line in lines)
+            {
+                using JsonDocument doc = JsonDocument.Parse(line);
+                if (doc.RootElement.GetProperty("type").GetString() == "TdcallRequested"
+                    && doc.RootElement.TryGetProperty("subfn", out JsonElement subfn) && subfn.GetString() == "Instruction.IO")
+                {
+                    tdcalls++;
+                }
+            }
+
+            // Warm-up included: the log is of the whole run.
+            Assert.Equal(250, tdcalls);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void Log_ThatCannotBeCreated_IsAUsageError()
+    {
+        (int status, string stdout, string stderr) = Run("stress", "--count", "10", "--log", "/nonexistent-dir/x.jsonl");
+        Assert.Equal(2, status);
+        Assert.Equal(string.Empty, stdout);
+        Assert.Contains("/nonexistent-dir/x.jsonl", stderr, StringComparison.Ordinal);
+        Assert.Single(stderr.TrimEnd().Split('\n'));
+    }
+
+    [Fact]
     public void CountAndSeconds_Together_AreRefused()
     {
         (int status, _, string stderr) = Run("stress", "--count", "10", "--seconds", "1");
