@@ -23,11 +23,13 @@ internal static class StressCommand
         var json = new Option<bool>("--json") { Description = "print one JSON object on stdout" };
         var deterministic = new Option<bool>("--deterministic") { Description = "deterministic dispatcher: virtual time and its cost model" };
         var seed = new Option<string?>("--seed") { Description = "seed (default 0)" };
+        var log = new Option<string?>("--log") { Description = "write the message log (JSON Lines) of the run, warm-up included" };
+        var trace = new Option<string?>("--trace") { Description = "write a Perfetto/Chrome trace of the run" };
         var warmup = new Option<string?>("--warmup") { Description = "operations run before measuring (default: a fifth of --count, at most 200000; 0 with --seconds or --deterministic)" };
         var akkaConfig = AkkaConfigOption.Create();
 
         var command = new Command("stress", "drive one operation from N vCPUs as fast as possible; report throughput and latency");
-        foreach (Option option in new Option[] { vcpus, op, path, count, seconds, vmm, module, json, deterministic, seed, warmup, akkaConfig })
+        foreach (Option option in new Option[] { vcpus, op, path, count, seconds, vmm, module, json, deterministic, seed, warmup, log, trace, akkaConfig })
         {
             command.Options.Add(option);
         }
@@ -79,8 +81,14 @@ internal static class StressCommand
                 AkkaConfig = AkkaConfigOption.Read(parse.GetValue(akkaConfig), null),
             };
 
+            using var outputs = RunOutputs.Open(new Scenario
+            {
+                LogPath = parse.GetValue(log) is { } lp ? CliNumbers.FilePath("--log", lp) : null,
+                TracePath = parse.GetValue(trace) is { } tp ? CliNumbers.FilePath("--trace", tp) : null,
+            });
             using var signals = new SignalStop(stderr);
-            StressResult result = StressRunner.Run(options with { Interrupt = signals.Interrupt });
+            StressResult result = StressRunner.Run(options with { Interrupt = signals.Interrupt, Observers = outputs.Observers });
+            bool logged = outputs.Complete(stderr);
             if (parse.GetValue(json))
             {
                 WriteJson(result, stdout);
@@ -93,6 +101,12 @@ internal static class StressCommand
             if (result.Undelivered.Total != 0)
             {
                 stderr.WriteLine($"tdxsim: {result.Undelivered.Describe()}");
+            }
+
+            if (!logged)
+            {
+                // A log or trace that lost messages is a failed output, as with run (contract section 2).
+                return ExitStatus.UsageError;
             }
 
             // --seconds ends on the time limit; with --count, a limit means the guest did not complete its operations.

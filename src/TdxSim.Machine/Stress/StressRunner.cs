@@ -54,6 +54,9 @@ public sealed record StressOptions
 
     /// <summary>A stop request from the user (SIGINT, SIGTERM), or null.</summary>
     public RunInterrupt? Interrupt { get; init; }
+
+    /// <summary>More observers of every delivery (the message log and trace of <c>--log</c>/<c>--trace</c>).</summary>
+    public IReadOnlyList<IDeliveryObserver> Observers { get; init; } = [];
 }
 
 /// <summary>Latency percentiles in nanoseconds.</summary>
@@ -167,7 +170,7 @@ public static class StressRunner
         };
 
         var counter = new MessageCounter();
-        MachineResult result = TdMachine.Run(scenario, new MachineIo(Stream.Null, [counter]) { Interrupt = options.Interrupt, WarmupRoundTrips = warmups });
+        MachineResult result = TdMachine.Run(scenario, new MachineIo(Stream.Null, [counter, .. options.Observers]) { Interrupt = options.Interrupt, WarmupRoundTrips = warmups });
 
         var latency = new LatencyHistogram();
         long from = long.MaxValue, until = long.MinValue;
