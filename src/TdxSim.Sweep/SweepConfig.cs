@@ -16,7 +16,7 @@ public static class SweepConfig
         akka {
           stdout-loglevel = OFF
           loglevel = ERROR
-          loggers = ["TdxSim.Runtime.Configuration.StderrLogger, TdxSim.Runtime"]
+          loggers = ["TdxSim.Sweep.SweepLogger, TdxSim.Sweep"]
           log-config-on-start = off
           log-dead-letters = off
           log-dead-letters-during-shutdown = off

@@ -50,7 +50,7 @@ public sealed class SweepCoordinator : ReceiveActor
     private readonly Dictionary<IActorRef, WorkerEntry> _workers = [];
     private readonly Queue<IActorRef> _waiting = new();
     private readonly HashSet<RunKey> _requeued = [];
-    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private readonly Stopwatch _clock = new();
     private readonly Cluster? _cluster;
     private bool _started;
     private bool _finished;
@@ -100,7 +100,6 @@ public sealed class SweepCoordinator : ReceiveActor
     {
         _cluster?.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
             typeof(ClusterEvent.UnreachableMember), typeof(ClusterEvent.MemberRemoved));
-        _setup.Progress.Start(_setup.Plan.Total, _done.Count, _done.Values.Count(r => !r.Passed));
         if (_pending.Count == 0)
         {
             Finish();
@@ -155,7 +154,10 @@ public sealed class SweepCoordinator : ReceiveActor
         }
         else if (!_started && _workers.Count >= Math.Max(1, _setup.MinWorkers))
         {
+            // The clock and the progress line start with the first run, not with the wait for workers.
             _started = true;
+            _clock.Start();
+            _setup.Progress.Start(_setup.Plan.Total, _done.Count, _done.Values.Count(r => !r.Passed));
             ServeWaiting();
         }
     }
