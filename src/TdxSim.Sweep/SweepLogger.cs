@@ -40,6 +40,8 @@ public sealed class SweepLogger : ReceiveActor
         }
 
         string message = e.Message?.ToString() ?? string.Empty;
-        return message.Contains("Disassociated", StringComparison.Ordinal) || message.Contains("Association", StringComparison.Ordinal);
+        // "Remoting system has been terminated abruptly": a port in use, which the command reports in one line itself.
+        return message.Contains("Disassociated", StringComparison.Ordinal) || message.Contains("Association", StringComparison.Ordinal)
+            || message.Contains("terminated abruptly", StringComparison.Ordinal) || message.Contains("Failed to bind", StringComparison.Ordinal);
     }
 }
