@@ -26,10 +26,11 @@ internal static class SweepCommand
         var workers = new Option<string?>("--workers") { Description = "in-process workers (default: one per core)" };
         var cluster = new Option<string?>("--cluster") { Description = "coordinate a cluster on HOST:PORT (the seed node) instead of running in process" };
         var minWorkers = new Option<string?>("--min-workers") { Description = "with --cluster: workers to wait for before the first run (default 1)" };
+        var akkaConfig = NodeConfigOption();
 
         var command = new Command("sweep", "run a scenario deterministically once per seed (and vCPU count); group the failures");
         command.Arguments.Add(scenarioArg);
-        foreach (Option option in new Option[] { seeds, vcpus, json, output, resume, workers, cluster, minWorkers })
+        foreach (Option option in new Option[] { seeds, vcpus, json, output, resume, workers, cluster, minWorkers, akkaConfig })
         {
             command.Options.Add(option);
         }
@@ -85,6 +86,7 @@ internal static class SweepCommand
                 LocalWorkers = parse.GetValue(workers) is { } w ? (int)Math.Min(1024, CliNumbers.Positive("--workers", w)) : Environment.ProcessorCount,
                 Cluster = at,
                 MinWorkers = parse.GetValue(minWorkers) is { } m ? (int)Math.Min(100_000, CliNumbers.Positive("--min-workers", m)) : 1,
+                AkkaConfig = AkkaConfigOption.Read(parse.GetValue(akkaConfig), null),
                 Terminal = !Console.IsErrorRedirected && ReferenceEquals(stderr, Console.Error),
             };
             SweepOutcome outcome = Run(options, stderr);
@@ -111,8 +113,9 @@ internal static class SweepCommand
         var host = new Option<string?>("--host") { Description = "the address this worker listens on and is reached at (default: the one facing the coordinator)" };
         var port = new Option<string?>("--port") { Description = "this worker's port (default: any free one)" };
         var timeout = new Option<string?>("--join-timeout") { Description = "seconds to wait for the coordinator (default 30)" };
+        var akkaConfig = NodeConfigOption();
         var command = new Command("worker", "join a sweep cluster (tdxsim sweep ... --cluster HOST:PORT) and take runs until it is finished");
-        foreach (Option option in new Option[] { join, slots, host, port, timeout })
+        foreach (Option option in new Option[] { join, slots, host, port, timeout, akkaConfig })
         {
             command.Options.Add(option);
         }
@@ -128,10 +131,11 @@ internal static class SweepCommand
             }
 
             ulong seconds = parse.GetValue(timeout) is { } t ? CliNumbers.Positive("--join-timeout", t) : 30;
+            Akka.Configuration.Config? config = AkkaConfigOption.Read(parse.GetValue(akkaConfig), null);
             WorkerExit exit;
             try
             {
-                exit = SweepHost.RunWorker(at, n, parse.GetValue(host), (int)p, TimeSpan.FromSeconds(Math.Min(seconds, 86_400)), stderr);
+                exit = SweepHost.RunWorker(at, n, parse.GetValue(host), (int)p, TimeSpan.FromSeconds(Math.Min(seconds, 86_400)), stderr, config);
             }
             catch (SweepInputException e)
             {
@@ -143,6 +147,10 @@ internal static class SweepCommand
         });
         return command;
     }
+
+    /// <summary><c>--akka-config FILE</c> on sweep nodes: HOCON over the node's own cluster configuration, e.g. the failure detector.</summary>
+    private static Option<string?> NodeConfigOption()
+        => new("--akka-config") { Description = "Akka.NET HOCON file laid over this node's sweep configuration (not the runs')" };
 
     private static SweepOutcome Run(SweepOptions options, TextWriter stderr)
     {

@@ -51,6 +51,11 @@ public static class SweepConfig
         string text = string.Create(CultureInfo.InvariantCulture, $$"""
             akka {
               actor.provider = cluster
+              # A node leaving a cluster whose other side is gone must not wait long for it.
+              coordinated-shutdown.phases {
+                cluster-leave.timeout = 2s
+                cluster-exiting.timeout = 2s
+              }
               remote {
                 log-remote-lifecycle-events = off
                 dot-netty.tcp {

@@ -61,6 +61,9 @@ public sealed record SweepOptions
     /// <summary><c>--min-workers N</c>: workers to wait for before the first run.</summary>
     public int MinWorkers { get; init; } = 1;
 
+    /// <summary>The user's HOCON for this node's actor system (not the runs'), laid over the sweep's, or null.</summary>
+    public Config? AkkaConfig { get; init; }
+
     /// <summary>Whether stderr is a terminal (the progress line is drawn in place).</summary>
     public bool Terminal { get; init; }
 }
@@ -77,8 +80,8 @@ public static class SweepHost
         IReadOnlyList<RunResult> held = [];
         using ResultsFile? results = options.OutPath is { } path ? ResultsFile.Open(path, options.Resume, options.Plan, out held) : null;
         ActorSystem system = options.Cluster is { } at
-            ? CreateSystem(SweepConfig.Coordinator(at.Host, at.Port), $"cannot listen on {at}")
-            : ActorSystem.Create(SweepConfig.SystemName, SweepConfig.Local());
+            ? CreateSystem(Over(options.AkkaConfig, SweepConfig.Coordinator(at.Host, at.Port)), $"cannot listen on {at}")
+            : ActorSystem.Create(SweepConfig.SystemName, Over(options.AkkaConfig, SweepConfig.Local()));
         try
         {
             var done = new TaskCompletionSource<SweepOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -114,13 +117,14 @@ public static class SweepHost
     /// <param name="bindPort">This worker's port; 0 for any free one.</param>
     /// <param name="joinTimeout">How long to wait for the coordinator.</param>
     /// <param name="stderr">Where the worker reports.</param>
+    /// <param name="akkaConfig">The user's HOCON laid over the worker's, or null.</param>
     /// <exception cref="SweepInputException">Bad input: an unknown host, a port in use.</exception>
-    public static WorkerExit RunWorker(Endpoint join, int slots, string? bindHost, int bindPort, TimeSpan joinTimeout, TextWriter stderr)
+    public static WorkerExit RunWorker(Endpoint join, int slots, string? bindHost, int bindPort, TimeSpan joinTimeout, TextWriter stderr, Config? akkaConfig = null)
     {
         ArgumentNullException.ThrowIfNull(join);
         ArgumentNullException.ThrowIfNull(stderr);
         string host = bindHost ?? AddressFacing(join);
-        ActorSystem system = CreateSystem(SweepConfig.Worker(host, bindPort, join.Host, join.Port),
+        ActorSystem system = CreateSystem(Over(akkaConfig, SweepConfig.Worker(host, bindPort, join.Host, join.Port)),
             string.Create(CultureInfo.InvariantCulture, $"cannot listen on {host}:{bindPort}"));
         try
         {
@@ -171,6 +175,8 @@ public static class SweepHost
             throw new SweepInputException($"--join: no route to {peer}: {e.Message}", e);
         }
     }
+
+    private static Config Over(Config? user, Config config) => user is null ? config : user.WithFallback(config);
 
     private static ActorSystem CreateSystem(Config config, string what)
     {

@@ -52,20 +52,22 @@ public sealed class SweepWorker : ReceiveActor, IWithTimers
         }
 
         _name = _cluster?.SelfAddress.ToString() ?? "local";
-        Receive<ClusterEvent.MemberUp>(up =>
-        {
-            if (_cluster is not null && up.Member.Address.Equals(_cluster.SelfAddress) && !_up)
-            {
-                _up = true;
-                SayHello();
-                Timers.StartPeriodicTimer(HelloTimer, new SayHelloAgain(), TimeSpan.FromSeconds(2));
-            }
-        });
+        // Up, or weakly up (a member joins while the cluster cannot converge, e.g. while another is unreachable).
+        Receive<ClusterEvent.MemberUp>(up => OnMemberUp(up.Member));
+        Receive<ClusterEvent.MemberWeaklyUp>(up => OnMemberUp(up.Member));
         Receive<ClusterEvent.MemberRemoved>(m =>
         {
             if (_cluster is not null && m.Member.Address.Equals(_cluster.SelfAddress))
             {
                 End(1, $"this worker was removed from the sweep cluster at {_setup.CoordinatorName} (taken for lost)");
+            }
+        });
+        Receive<ClusterEvent.UnreachableMember>(u =>
+        {
+            // Nobody downs an unreachable coordinator (the cluster has no downing provider), so no Terminated would come.
+            if (_coordinator is not null && u.Member.Address.Equals(_coordinator.Path.Address))
+            {
+                End(1, $"lost the sweep coordinator at {_setup.CoordinatorName} (unreachable) before the sweep finished; restart this worker when it is back");
             }
         });
         Receive<ClusterEvent.IMemberEvent>(_ => { });
@@ -99,7 +101,7 @@ public sealed class SweepWorker : ReceiveActor, IWithTimers
         if (_cluster is not null)
         {
             _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
-                typeof(ClusterEvent.MemberUp), typeof(ClusterEvent.MemberRemoved));
+                typeof(ClusterEvent.MemberUp), typeof(ClusterEvent.MemberWeaklyUp), typeof(ClusterEvent.MemberRemoved), typeof(ClusterEvent.UnreachableMember));
         }
         else
         {
@@ -113,6 +115,16 @@ public sealed class SweepWorker : ReceiveActor, IWithTimers
     {
         _cluster?.Unsubscribe(Self);
         _setup.Exit.TrySetResult(new WorkerExit(1, "the worker stopped", _runs));
+    }
+
+    private void OnMemberUp(Member member)
+    {
+        if (_cluster is not null && member.Address.Equals(_cluster.SelfAddress) && !_up)
+        {
+            _up = true;
+            SayHello();
+            Timers.StartPeriodicTimer(HelloTimer, new SayHelloAgain(), TimeSpan.FromSeconds(2));
+        }
     }
 
     private void SayHello() => _setup.Coordinator.Tell(new WorkerHello(BuildVersion.Current, _name, _setup.Slots), Self);

@@ -17,12 +17,13 @@ public sealed partial class ClusterSweepTests : IDisposable
         int port = Tdxsim.FreePort();
         string at = $"127.0.0.1:{port}";
         string results = Path.Combine(_folder.FullName, "cluster.jsonl");
-        using Child coordinator = Tdxsim.Spawn(null, "sweep", Tdxsim.SmpHello, "--seeds", "1..40", "--cluster", at, "--min-workers", "2", "--out", results, "--json");
+        string hocon = HeartbeatConfig();
+        using Child coordinator = Tdxsim.Spawn(null, "sweep", Tdxsim.SmpHello, "--seeds", "1..40", "--cluster", at, "--min-workers", "2", "--out", results, "--json", "--akka-config", hocon);
 
         // Each worker holds every result 300 ms before reporting it, so the one killed has runs in flight.
         var slow = new Dictionary<string, string> { ["TDXSIM_SWEEP_REPORT_DELAY_MS"] = "300" };
-        using Child doomed = Tdxsim.Spawn(slow, "worker", "--join", at, "--slots", "2");
-        using Child survivor = Tdxsim.Spawn(slow, "worker", "--join", at, "--slots", "2");
+        using Child doomed = Tdxsim.Spawn(slow, "worker", "--join", at, "--slots", "2", "--akka-config", hocon);
+        using Child survivor = Tdxsim.Spawn(slow, "worker", "--join", at, "--slots", "2", "--akka-config", hocon);
         WaitFor(() => File.Exists(results) && Tdxsim.Lines(results).Count >= 8, coordinator);
         doomed.Process.Kill(); // SIGKILL on Linux
         Outcome sweep = coordinator.Wait(Limit);
@@ -69,26 +70,47 @@ public sealed partial class ClusterSweepTests : IDisposable
     }
 
     [Fact]
-    public void WorkerOfAnotherBuild_Refused_WithAClearLine()
+    public void CoordinatorKilled_WorkerExitsOne_ResumeRunsTheRest_AnotherBuildRefused()
     {
         int port = Tdxsim.FreePort();
         string at = $"127.0.0.1:{port}";
-        using Child coordinator = Tdxsim.Spawn(null, "sweep", Tdxsim.SmpHello, "--seeds", "1..2", "--cluster", at);
+        string results = Path.Combine(_folder.FullName, "restart.jsonl");
+        string hocon = HeartbeatConfig();
+        var slow = new Dictionary<string, string> { ["TDXSIM_SWEEP_REPORT_DELAY_MS"] = "400" };
+        using (Child first = Tdxsim.Spawn(null, "sweep", Tdxsim.SmpHello, "--seeds", "1..8", "--cluster", at, "--out", results, "--akka-config", hocon))
+        using (Child worker = Tdxsim.Spawn(slow, "worker", "--join", at, "--slots", "1", "--akka-config", hocon))
+        {
+            WaitFor(() => File.Exists(results) && Tdxsim.Lines(results).Count >= 2, first);
+            first.Process.Kill();
+            first.Process.WaitForExit();
+            Outcome orphan = worker.Wait(Limit);
+            Assert.Equal(1, orphan.Status);
+            Assert.Contains($"lost the sweep coordinator at {at}", orphan.Stderr, StringComparison.Ordinal);
+        }
+
+        int held = Tdxsim.Lines(results).Count;
+        Assert.InRange(held, 2, 7);
+        using Child again = Tdxsim.Spawn(null, "sweep", Tdxsim.SmpHello, "--seeds", "1..8", "--cluster", at, "--out", results, "--resume", "--json");
+
+        // A worker of another build is refused with one clear line; one of this build finishes the sweep.
         var other = new Dictionary<string, string> { [BuildVersion.OverrideVariable] = "0.0.1+another" };
-        using Child stranger = Tdxsim.Spawn(other, "worker", "--join", at, "--join-timeout", "30");
+        WaitFor(() => again.Stderr.Contains("waiting for 1 worker", StringComparison.Ordinal), again);
+        using Child stranger = Tdxsim.Spawn(other, "worker", "--join", at);
         Outcome refused = stranger.Wait(Limit);
+        using Child fresh = Tdxsim.Spawn(null, "worker", "--join", at, "--slots", "1");
         Assert.Equal(2, refused.Status);
         string line = Assert.Single(refused.StderrLines);
         Assert.Contains($"refused by the sweep at {at}: this worker runs TdxSim 0.0.1+another, the coordinator ", line, StringComparison.Ordinal);
         Assert.Contains("same build", line, StringComparison.Ordinal);
-        WaitFor(() => coordinator.Stderr.Contains("refused worker", StringComparison.Ordinal), coordinator);
-
-        // A worker of the same build then does the sweep.
-        using Child worker = Tdxsim.Spawn(null, "worker", "--join", at, "--slots", "1");
-        Outcome sweep = coordinator.Wait(Limit);
+        Outcome sweep = again.Wait(Limit);
+        Assert.Contains("refused worker", sweep.Stderr, StringComparison.Ordinal);
         Assert.True(sweep.Status == 0, sweep.Stderr);
-        Assert.Contains("2 runs, 2 passed, 0 failed", sweep.Stdout, StringComparison.Ordinal);
-        Assert.Equal(0, worker.Wait(TimeSpan.FromSeconds(30)).Status);
+        using JsonDocument json = JsonDocument.Parse(sweep.Stdout);
+        Assert.Equal(held, json.RootElement.GetProperty("summary").GetProperty("resumed").GetInt32());
+        List<JsonElement> lines = Tdxsim.Lines(results);
+        Assert.Equal(8, lines.Count);
+        Assert.Equal(8, lines.Select(Tdxsim.Key).Distinct().Count());
+        Assert.Equal(0, fresh.Wait(TimeSpan.FromSeconds(30)).Status);
     }
 
     public void Dispose()
@@ -100,6 +122,14 @@ public sealed partial class ClusterSweepTests : IDisposable
         catch (IOException)
         {
         }
+    }
+
+    /// <summary>A shorter failure-detector pause than the default 6 s (through --akka-config), to keep the tests short.</summary>
+    private string HeartbeatConfig()
+    {
+        string path = Path.Combine(_folder.FullName, "heartbeat.conf");
+        File.WriteAllText(path, "akka.cluster.failure-detector.acceptable-heartbeat-pause = 4s\n");
+        return path;
     }
 
     private static void WaitFor(Func<bool> condition, Child coordinator)
