@@ -104,6 +104,8 @@ public static class Program
         root.Subcommands.Add(RunCommand.Create(stdout, stderr));
         root.Subcommands.Add(StressCommand.Create(stdoutText, stderr));
         root.Subcommands.Add(InspectCommandLine.Create(stdoutText, stderr));
+        root.Subcommands.Add(SweepCommand.Create(stdout, stderr));
+        root.Subcommands.Add(SweepCommand.CreateWorker(stderr));
         root.SetAction(_ =>
         {
             stderr.WriteLine($"tdxsim: a command is required: {CommandList(root)} (see tdxsim --help)");
