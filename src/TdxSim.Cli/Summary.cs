@@ -1,3 +1,4 @@
+using TdxSim.Runtime.Counters;
 using System.Globalization;
 using Spectre.Console;
 using TdxSim.Guest.Diagnostics;

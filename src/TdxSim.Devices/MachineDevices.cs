@@ -108,6 +108,16 @@ public sealed class MachineDevices
     /// <summary>The I/O APIC.</summary>
     public IoApic IoApic { get; }
 
+    /// <summary>Times device lock waits and holds on both buses (for the contention report).</summary>
+    public bool TimeAccesses
+    {
+        get => PortBus.TimeAccesses;
+        set => PortBus.TimeAccesses = MmioBus.TimeAccesses = value;
+    }
+
+    /// <summary>Lock waits and holds of every device reached while <see cref="TimeAccesses"/> was on.</summary>
+    public IReadOnlyList<DeviceLockTimes> GetLockTimes() => [.. PortBus.GetLockTimes(), .. MmioBus.GetLockTimes()];
+
     /// <summary>
     /// Counters for the final-state dump: <c>device.&lt;name&gt;.reads</c> / <c>.writes</c> for every device on both
     /// buses, and <c>bus.&lt;bus&gt;.unclaimed_reads</c> / <c>_writes</c>.

@@ -63,6 +63,9 @@ public sealed record MachineResult(
     /// <summary>ReportFatalError calls the host answered by resuming the guest (<c>on_fatal_error: resume</c>).</summary>
     public IReadOnlyList<string> ResumedFatalErrors { get; init; } = [];
 
+    /// <summary>Where the run's time went, per actor and device, when <see cref="MachineIo.Contention"/> asked for it.</summary>
+    public ContentionReport? Contention { get; init; }
+
     /// <summary>Messages the runtime could not hand to a handler during the run (normally none).</summary>
     public UndeliveredMessages Undelivered => UndeliveredMessages.From(Counters);
 

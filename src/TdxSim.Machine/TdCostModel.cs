@@ -1,27 +1,39 @@
 using System.Globalization;
-using TdxSim.Abi.Messages;
 using Akka.Actor;
+using TdxSim.Abi;
+using TdxSim.Abi.Messages;
+using TdxSim.Runtime.Counters;
 using TdxSim.Runtime.Tracing;
 
 namespace TdxSim.Machine;
 
 /// <summary>
-/// Virtual-time costs under the deterministic dispatcher: what a message costs its recipient. Defaults are
-/// round figures for a ~3 GHz host (a TDX module transition of a few hundred cycles; a VMM round trip of a
+/// Virtual-time costs of deterministic mode's discrete-event simulation (scenario key <c>cost_model</c>). Defaults
+/// are round figures for a ~3 GHz host (a TDX module transition of a few hundred cycles; a VMM round trip of a
 /// userspace exit); change them to ask contention questions whose answers do not depend on the host.
 /// </summary>
 public sealed record CostModelSettings
 {
+    /// <summary>The keys of <c>cost_model</c> that take one number.</summary>
+    public static readonly IReadOnlyList<string> ScalarKeys =
+        ["instruction_ns", "transit_ns", "tdcall_ns", "td_exit_ns", "td_entry_ns", "vmm_ns", "other_ns"];
+
+    /// <summary>The keys of <c>cost_model</c> that take a mapping of names to numbers.</summary>
+    public static readonly IReadOnlyList<string> MapKeys = ["leaf_ns", "subfn_ns", "device_ns", "message_ns"];
+
     /// <summary>Virtual nanoseconds per guest instruction retired.</summary>
     public double InstructionNs { get; init; } = 0.5;
 
-    /// <summary>The TDX module handling one TDCALL (SEAM transition included).</summary>
+    /// <summary>From a send to the message's arrival in the receiver's mailbox.</summary>
+    public long TransitNs { get; init; }
+
+    /// <summary>The TDX module handling one TDCALL (SEAM transition included), or any other message it gets.</summary>
     public long TdcallNs { get; init; } = 150;
 
     /// <summary>A TD exit reaching the TDX module (and the decision to emulate or inject #VE).</summary>
     public long TdExitNs { get; init; } = 300;
 
-    /// <summary>Re-entering the guest after a TDCALL or TD exit (TD entry).</summary>
+    /// <summary>Re-entering the guest after a TDCALL or TD exit (TD entry), paid by the vCPU.</summary>
     public long TdEntryNs { get; init; } = 100;
 
     /// <summary>The VMM handling one TDVMCALL (a KVM exit to userspace and back).</summary>
@@ -29,48 +41,236 @@ public sealed record CostModelSettings
 
     /// <summary>Any other message (machine bookkeeping).</summary>
     public long OtherNs { get; init; } = 10;
+
+    /// <summary>Per TDCALL leaf by spec name (<c>TDG.MEM.PAGE.ACCEPT</c>): replaces <see cref="TdcallNs"/> for that leaf.</summary>
+    public IReadOnlyDictionary<string, long> LeafNs { get; init; } = new SortedDictionary<string, long>(StringComparer.Ordinal);
+
+    /// <summary>Per TDVMCALL sub-function by GHCI name (<c>Instruction.IO</c>): replaces <see cref="VmmNs"/> for it.</summary>
+    public IReadOnlyDictionary<string, long> SubfnNs { get; init; } = new SortedDictionary<string, long>(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Per device by name (<c>com1</c>, <c>ioapic</c>, ...): how long a VMM holds the device's lock for one access,
+    /// added to the VMM's cost; VMMs that reach a device while another holds it wait (per-vCPU VMMs contend).
+    /// </summary>
+    public IReadOnlyDictionary<string, long> DeviceNs { get; init; } = new SortedDictionary<string, long>(StringComparer.Ordinal);
+
+    /// <summary>Per message type name (<c>TdcallRequested</c>): replaces the cost by role for that type.</summary>
+    public IReadOnlyDictionary<string, long> MessageNs { get; init; } = new SortedDictionary<string, long>(StringComparer.Ordinal);
+
+    /// <summary>The TDCALL leaves <c>leaf_ns</c> may name.</summary>
+    public static IEnumerable<(string Name, ushort Leaf)> Leaves()
+    {
+        for (ushort leaf = 0; leaf < 64; leaf++)
+        {
+            string name = TdcallLeafInfo.SpecName(leaf);
+            if (!name.StartsWith("TDCALL(", StringComparison.Ordinal))
+            {
+                yield return (name, leaf);
+            }
+        }
+    }
+
+    /// <summary>The TDVMCALL sub-functions <c>subfn_ns</c> may name.</summary>
+    public static IEnumerable<(string Name, ulong Subfunction)> Subfunctions() =>
+        Enum.GetValues<TdVmcallSubfunction>().Select(s => (TdVmcall.SubfunctionName((ulong)s), (ulong)s));
+
+    /// <summary>The message types <c>message_ns</c> may name.</summary>
+    public static IEnumerable<string> MessageTypes() =>
+        typeof(ITdxMessage).Assembly.GetTypes()
+            .Where(t => typeof(ITdxMessage).IsAssignableFrom(t) && t is { IsClass: true, IsAbstract: false })
+            .Select(t => t.Name)
+            .Order(StringComparer.Ordinal);
+
+    /// <summary>Settings are equal when every cost is, the maps compared by content.</summary>
+    public bool Equals(CostModelSettings? other) =>
+        other is not null
+        && InstructionNs.Equals(other.InstructionNs) && TransitNs == other.TransitNs && TdcallNs == other.TdcallNs
+        && TdExitNs == other.TdExitNs && TdEntryNs == other.TdEntryNs && VmmNs == other.VmmNs && OtherNs == other.OtherNs
+        && SameMap(LeafNs, other.LeafNs) && SameMap(SubfnNs, other.SubfnNs)
+        && SameMap(DeviceNs, other.DeviceNs) && SameMap(MessageNs, other.MessageNs);
+
+    /// <inheritdoc/>
+    public override int GetHashCode() =>
+        HashCode.Combine(InstructionNs, TransitNs, TdcallNs, TdExitNs, TdEntryNs, VmmNs, OtherNs,
+            LeafNs.Count + SubfnNs.Count + DeviceNs.Count + MessageNs.Count);
+
+    private static bool SameMap(IReadOnlyDictionary<string, long> a, IReadOnlyDictionary<string, long> b) =>
+        a.Count == b.Count && a.All(kv => b.TryGetValue(kv.Key, out long v) && v == kv.Value);
+
+    /// <summary>Every cost, by key, as <c>stress --json</c> prints it (maps as nested objects).</summary>
+    public IEnumerable<(string Key, object Value)> Describe()
+    {
+        yield return ("instruction_ns", InstructionNs);
+        yield return ("transit_ns", TransitNs);
+        yield return ("tdcall_ns", TdcallNs);
+        yield return ("td_exit_ns", TdExitNs);
+        yield return ("td_entry_ns", TdEntryNs);
+        yield return ("vmm_ns", VmmNs);
+        yield return ("other_ns", OtherNs);
+        yield return ("leaf_ns", LeafNs);
+        yield return ("subfn_ns", SubfnNs);
+        yield return ("device_ns", DeviceNs);
+        yield return ("message_ns", MessageNs);
+    }
+}
+
+/// <summary>A shared resource that is not an actor (a device and its lock): what waiting for it cost.</summary>
+/// <param name="Name">Its name in the report, e.g. <c>device/com1</c>.</param>
+/// <param name="Accesses">Accesses made.</param>
+/// <param name="Contended">Accesses that found it held.</param>
+/// <param name="BusyNs">Time it was held.</param>
+/// <param name="WaitP50">Median wait, ns.</param>
+/// <param name="WaitP99">99th percentile wait, ns.</param>
+/// <param name="WaitMax">Longest wait, ns.</param>
+public sealed record ResourceContention(string Name, long Accesses, long Contended, long BusyNs, long WaitP50, long WaitP99, long WaitMax)
+{
+    /// <summary>A device's lock times measured in real time.</summary>
+    public static ResourceContention From(TdxSim.Devices.Bus.DeviceLockTimes times)
+    {
+        ArgumentNullException.ThrowIfNull(times);
+        return new("device/" + times.Name, times.Accesses, times.Contended, times.HeldNs,
+            times.WaitPercentile(50), times.WaitPercentile(99), times.WaitMaxNs);
+    }
 }
 
 /// <summary>
 /// The <see cref="IMessageCostModel"/> of a TD: vCPUs pay for the instructions they retired while handling a
-/// message (plus a TD entry when the message resumes the guest), the TDX module and the VMM pay per request.
-/// Used only on the deterministic dispatcher's single thread.
+/// message (plus a TD entry when the message resumes the guest), the TDX module and the VMM pay per request, per leaf
+/// or sub-function if the settings say so, and a VMM pays for the device it reaches, after waiting for it if another
+/// VMM holds it. Used only on the deterministic dispatcher's thread.
 /// </summary>
 internal sealed class TdCostModel : IMessageCostModel
 {
-    private readonly CostModelSettings _settings;
-    private readonly Cpu.Cpu[] _cpus;
-    private readonly ulong[] _charged;
-    private readonly Dictionary<IActorRef, int> _roles = new(ReferenceEqualityComparer.Instance);
-
-    public TdCostModel(CostModelSettings settings, Cpu.Cpu[] cpus)
-    {
-        _settings = settings;
-        _cpus = cpus;
-        _charged = new ulong[cpus.Length];
-    }
-
     private const int ModuleRole = -1;
     private const int VmmRole = -2;
     private const int OtherRole = -3;
 
-    public long CostNanoseconds(object message, IActorRef recipient)
+    private readonly CostModelSettings _settings;
+    private readonly Cpu.Cpu[] _cpus;
+    private readonly ulong[] _baseline;
+    private readonly Func<long> _now;
+    private readonly Func<TdVmcallRequested, string?> _deviceOf;
+    private readonly Dictionary<IActorRef, int> _roles = new(ReferenceEqualityComparer.Instance);
+    private readonly Dictionary<ushort, long> _leaf = [];
+    private readonly Dictionary<ulong, long> _subfn = [];
+    private readonly Dictionary<Type, long> _message = [];
+    private readonly Dictionary<string, Device> _devices = new(StringComparer.Ordinal);
+
+    // What Begin worked out for the handling in progress (one at a time on the dispatcher's thread).
+    private long _fixedCost;
+
+    public TdCostModel(CostModelSettings settings, Cpu.Cpu[] cpus, Func<long> now, Func<TdVmcallRequested, string?> deviceOf)
+    {
+        _settings = settings;
+        _cpus = cpus;
+        _baseline = new ulong[cpus.Length];
+        _now = now;
+        _deviceOf = deviceOf;
+        foreach ((string name, ushort leaf) in CostModelSettings.Leaves())
+        {
+            if (settings.LeafNs.TryGetValue(name, out long ns))
+            {
+                _leaf[leaf] = ns;
+            }
+        }
+
+        foreach ((string name, ulong subfn) in CostModelSettings.Subfunctions())
+        {
+            if (settings.SubfnNs.TryGetValue(name, out long ns))
+            {
+                _subfn[subfn] = ns;
+            }
+        }
+
+        foreach (Type type in typeof(ITdxMessage).Assembly.GetTypes())
+        {
+            if (settings.MessageNs.TryGetValue(type.Name, out long ns) && typeof(ITdxMessage).IsAssignableFrom(type))
+            {
+                _message[type] = ns;
+            }
+        }
+    }
+
+    public long TransitNanoseconds => _settings.TransitNs;
+
+    /// <summary>The devices VMMs reached, with their waits.</summary>
+    public IReadOnlyList<ResourceContention> Devices() =>
+        [.. _devices.OrderBy(d => d.Key, StringComparer.Ordinal)
+            .Select(d => new ResourceContention("device/" + d.Key, d.Value.Accesses, d.Value.Contended, d.Value.BusyNs,
+                d.Value.Wait.Percentile(50), d.Value.Wait.Percentile(99), d.Value.Wait.Max))];
+
+    public void Begin(object message, IActorRef recipient)
     {
         int role = RoleOf(recipient);
+        if (role >= 0)
+        {
+            _baseline[role] = _cpus[role].State.InstructionsRetired;
+            _fixedCost = message is TdcallCompleted or TdEntered ? _settings.TdEntryNs : 0;
+            return;
+        }
+
+        _fixedCost = FixedCost(message, role);
+        if (role == VmmRole && message is TdVmcallRequested request && _deviceOf(request) is { } name)
+        {
+            // The VMM takes the device's lock after its own part: it waits while another VMM holds it.
+            if (!_devices.TryGetValue(name, out Device? device))
+            {
+                _devices[name] = device = new Device(_settings.DeviceNs.TryGetValue(name, out long hold) ? hold : 0);
+            }
+
+            long at = _now() + _fixedCost;
+            long wait = Math.Max(0, device.FreeAt - at);
+            device.Accesses++;
+            device.BusyNs += device.HoldNs;
+            if (wait > 0)
+            {
+                device.Contended++;
+            }
+
+            device.Wait.Record(wait);
+            device.FreeAt = at + wait + device.HoldNs;
+            _fixedCost += wait + device.HoldNs;
+        }
+    }
+
+    public long Elapsed(object message, IActorRef recipient)
+    {
+        int role = RoleOf(recipient);
+        if (role >= 0)
+        {
+            ulong delta = _cpus[role].State.InstructionsRetired - _baseline[role];
+            return (long)(delta * _settings.InstructionNs) + _fixedCost;
+        }
+
+        return _fixedCost;
+    }
+
+    private long FixedCost(object message, int role)
+    {
+        if (_message.Count > 0 && _message.TryGetValue(message.GetType(), out long byType))
+        {
+            return byType;
+        }
+
         switch (role)
         {
             case ModuleRole:
-                return message is TdExited ? _settings.TdExitNs : _settings.TdcallNs;
+                if (message is TdExited)
+                {
+                    return _settings.TdExitNs;
+                }
+
+                return message is TdcallRequested request && _leaf.Count > 0
+                    && _leaf.TryGetValue(TdcallLeafInfo.LeafOf(request.Regs[Gpr.Rax]), out long leafNs)
+                    ? leafNs
+                    : _settings.TdcallNs;
             case VmmRole:
-                return _settings.VmmNs;
-            case OtherRole:
-                return _settings.OtherNs;
+                return message is TdVmcallRequested call && _subfn.Count > 0
+                    && _subfn.TryGetValue(call.Regs[Gpr.R11], out long subfnNs)
+                    ? subfnNs
+                    : message is TdVmcallRequested ? _settings.VmmNs : _settings.OtherNs;
             default:
-                ulong retired = _cpus[role].State.InstructionsRetired;
-                ulong delta = retired - _charged[role];
-                _charged[role] = retired;
-                long entry = message is TdcallCompleted or TdEntered ? _settings.TdEntryNs : 0;
-                return (long)(delta * _settings.InstructionNs) + entry;
+                return _settings.OtherNs;
         }
     }
 
@@ -81,8 +281,8 @@ internal sealed class TdCostModel : IMessageCostModel
             return role;
         }
 
-        // Paths: /user/machine/vcpu/N, /user/machine/tdx-module, /user/machine/vmm or /user/machine/vmm/N.
-        string path = recipient.Path.ToString();
+        // Paths: /user/machine/vcpu/N, /user/machine/tdx-module(/N), /user/machine/vmm(/N).
+        string path = recipient.Path.ToStringWithoutAddress();
         string[] parts = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
         role = OtherRole;
         if (parts.Length >= 2 && parts[^2] == "vcpu" && int.TryParse(parts[^1], NumberStyles.None, CultureInfo.InvariantCulture, out int index)
@@ -90,7 +290,7 @@ internal sealed class TdCostModel : IMessageCostModel
         {
             role = index;
         }
-        else if (parts.Length >= 1 && parts[^1] == "tdx-module")
+        else if (Array.IndexOf(parts, "tdx-module") >= 0)
         {
             role = ModuleRole;
         }
@@ -101,5 +301,15 @@ internal sealed class TdCostModel : IMessageCostModel
 
         _roles[recipient] = role;
         return role;
+    }
+
+    private sealed class Device(long holdNs)
+    {
+        public readonly long HoldNs = holdNs;
+        public readonly LatencyHistogram Wait = new();
+        public long FreeAt;
+        public long Accesses;
+        public long Contended;
+        public long BusyNs;
     }
 }

@@ -1,7 +1,9 @@
 using System.Diagnostics;
 using TdxSim.Abi;
 using Akka.Actor;
+using TdxSim.Abi.Messages;
 using TdxSim.Devices;
+using TdxSim.Devices.Bus;
 using TdxSim.Guest;
 using TdxSim.Guest.Diagnostics;
 using TdxSim.Guest.Kernel;
@@ -34,6 +36,9 @@ public sealed record MachineIo(Stream Com1, IReadOnlyList<IDeliveryObserver>? Ob
     /// a stress run's warm-up. Null or shorter than the vCPUs: none.
     /// </summary>
     public IReadOnlyList<long>? WarmupRoundTrips { get; init; }
+
+    /// <summary>Record the contention report (<see cref="MachineResult.Contention"/>): two clock reads per message in real time.</summary>
+    public bool Contention { get; init; }
 }
 
 /// <summary>
@@ -139,9 +144,14 @@ public static class TdMachine
         using var systemLifetime = system;
         TdxRuntime runtime = TdxRuntime.Get(system);
         DeterministicDispatcher? loop = runtime.Deterministic;
+        TdCostModel? costModel = null;
+        runtime.ContentionWanted = io.Contention;
+        devices.TimeAccesses = io.Contention && !scenario.Deterministic;
         if (loop is not null)
         {
-            runtime.CostModel = new TdCostModel(scenario.Costs, cpus);
+            VirtualTimeScheduler time = runtime.VirtualTime!;
+            costModel = new TdCostModel(scenario.Costs, cpus, () => time.NowNanoseconds, request => DeviceOf(devices, request));
+            runtime.CostModel = costModel;
         }
 
         foreach (IDeliveryObserver observer in io.Observers ?? [])
@@ -210,11 +220,49 @@ public static class TdMachine
         string detail = moduleCore.KillReason is { } killed && outcome.ExitStatus == ExitStatus.GuestFatal
             ? $"{outcome.Detail} (TDX module: {killed})"
             : outcome.Detail;
+        ContentionReport? contention = io.Contention
+            ? ContentionReport.Build(
+                runtime.ContentionRecords(),
+                costModel?.Devices() ?? [.. devices.GetLockTimes().Select(ResourceContention.From)],
+                endNs,
+                modelled: costModel is not null)
+            : null;
         return new MachineResult(outcome.ExitStatus, outcome.Reason, detail, outcome.Vcpus, outcome.Reports,
             counters, wall.Elapsed, endNs, stats)
         {
             ResumedFatalErrors = outcome.ResumedFatalErrors,
+            Contention = contention,
         };
+    }
+
+    /// <summary>The device a TDVMCALL reaches (port I/O or MMIO), by its name on the bus, or null.</summary>
+    private static string? DeviceOf(MachineDevices devices, TdVmcallRequested request)
+    {
+        if (request.Regs[Gpr.R10] != TdVmcall.StandardCall)
+        {
+            return null;
+        }
+
+        ulong subfn = request.Regs[Gpr.R11];
+        ulong address = request.Regs[Gpr.R14];
+        DeviceBus? bus = subfn == (ulong)TdVmcallSubfunction.InstructionIo ? devices.PortBus
+            : subfn == (ulong)TdVmcallSubfunction.VeRequestMmio ? devices.MmioBus
+            : null;
+        if (bus is null)
+        {
+            return null;
+        }
+
+        if (bus == devices.PortBus)
+        {
+            address &= 0xFFFF;
+        }
+        else
+        {
+            address = GuestPhysical.StripShared(address);
+        }
+
+        return bus.TryResolve(address, out IIoDevice? device, out _) ? device.Name : null;
     }
 
     /// <summary>Milliseconds to nanoseconds, saturating: a huge limit means "never", not a wrapped short one.</summary>

@@ -17,6 +17,7 @@ public abstract class TdxActor : ReceiveActor
     // This actor's queue when it is a tracing one (the default mailbox of a TdxSim system): the correlation id and
     // send time of the message being handled come from it.
     private readonly TracingMessageQueue? _queue;
+    private ActorContention? _contention;
 
     /// <summary>Resolves this system's <see cref="TdxRuntime"/>.</summary>
     protected TdxActor()
@@ -53,25 +54,70 @@ public abstract class TdxActor : ReceiveActor
     {
         long correlation = 0;
         long sentAtNs = Delivery.NoSendTime;
-        _queue?.TryGetLast(message, out correlation, out sentAtNs);
+        int queued = 0;
+        _queue?.TryGetLast(message, out correlation, out sentAtNs, out queued);
+        TdxRuntime runtime = Runtime;
         if (correlation == 0)
         {
-            correlation = Runtime.NewCorrelationId();
+            correlation = runtime.NewCorrelationId();
+        }
+
+        // Simulated, the dispatcher has moved virtual time to this handling's start; in real time the start is taken
+        // only for the contention report.
+        IMessageCostModel? simulation = runtime.Simulation;
+        bool contention = runtime.ContentionWanted;
+        long startNs = 0;
+        if (simulation is not null)
+        {
+            startNs = runtime.VirtualTime!.NowNanoseconds;
+            simulation.Begin(message, _self);
+            runtime.BeginHandling(message, _self);
+        }
+        else if (contention)
+        {
+            startNs = runtime.Clock.NowNanoseconds;
         }
 
         Correlation.Current = correlation;
         try
         {
-            Runtime.Delivered(new Delivery(message, Sender, correlation, sentAtNs), Self);
+            runtime.Delivered(new Delivery(message, Sender, correlation, sentAtNs), _self);
             return base.AroundReceive(receive, message);
         }
         finally
         {
             Correlation.Current = 0;
-            if (Runtime.CostModel is { } costs && Runtime.VirtualTime is { } time)
+            if (simulation is not null)
             {
-                time.AdvanceBy(costs.CostNanoseconds(message, Self));
+                long cost = simulation.Elapsed(message, _self);
+                runtime.EndHandling();
+                if (_queue is not null)
+                {
+                    _queue.BusyUntilNs = startNs + cost;
+                }
+
+                if (contention)
+                {
+                    long arrival = sentAtNs < 0 ? -1 : sentAtNs + simulation.TransitNanoseconds;
+                    Record(runtime, arrival < 0 ? -1 : Math.Max(0, startNs - arrival), startNs, cost, queued);
+                }
+            }
+            else if (contention)
+            {
+                long endNs = runtime.Clock.NowNanoseconds;
+                Record(runtime, sentAtNs < 0 ? -1 : Math.Max(0, startNs - sentAtNs), startNs, endNs - startNs, queued);
             }
         }
+    }
+
+    private void Record(TdxRuntime runtime, long waitNs, long startNs, long busyNs, int queued)
+    {
+        ActorContention record = _contention ??= _queue?.Contention ?? runtime.Track(_self);
+        if (_queue is not null)
+        {
+            _queue.Contention = record;
+        }
+
+        record.Record(waitNs, startNs, busyNs, queued);
     }
 }

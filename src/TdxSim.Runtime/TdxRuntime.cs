@@ -34,6 +34,16 @@ public sealed class TdxRuntime : IExtension
     private static long t_lastId;
 
     private readonly bool _denseCorrelation;
+    private readonly List<ActorContention> _contention = [];
+    private IMessageCostModel? _costModel;
+    private bool _contentionWanted;
+    private bool _observersWantSendTimes;
+
+    // The handling in progress on the deterministic dispatcher's thread (simulation only): the clock reads its
+    // local time, its start plus what the cost model says it has spent so far.
+    private object? _handlerMessage;
+    private IActorRef? _handlerActor;
+    private int _handlerThread = -1;
     private long _correlation;
     private long _deadLetters;
     private long _dropped;
@@ -44,7 +54,7 @@ public sealed class TdxRuntime : IExtension
     {
         System = system;
         VirtualTime = system.Scheduler as VirtualTimeScheduler;
-        Clock = VirtualTime is { } v ? v : new MonotonicClock();
+        Clock = VirtualTime is not null ? new SimulationClock(this) : new MonotonicClock();
         DispatcherId = system.Settings.Config.GetString("tdxsim.dispatcher-id", null) is { Length: > 0 } id ? id : null;
         Deterministic = DispatcherId is not null && system.Dispatchers.HasDispatcher(DispatcherId)
             ? system.Dispatchers.Lookup(DispatcherId) as DeterministicDispatcher
@@ -70,10 +80,47 @@ public sealed class TdxRuntime : IExtension
     /// <summary>The seeded single-thread dispatcher, in deterministic mode.</summary>
     public DeterministicDispatcher? Deterministic { get; }
 
-    /// <summary>Virtual-time costs of handling messages (deterministic mode only).</summary>
-    public IMessageCostModel? CostModel { get; set; }
+    /// <summary>
+    /// The costs of the discrete-event simulation (deterministic mode only): set, every actor on the deterministic
+    /// dispatcher has its own timeline and handlings run in order of their virtual start (see
+    /// <see cref="IMessageCostModel"/>).
+    /// </summary>
+    public IMessageCostModel? CostModel
+    {
+        get => _costModel;
+        set
+        {
+            _costModel = value;
+            Simulation = VirtualTime is not null && Deterministic is not null ? value : null;
+            if (Deterministic is { } loop && VirtualTime is { } time)
+            {
+                loop.Time = value is null ? null : time;
+                loop.Costs = value;
+                time.Local = value is null ? null : Clock;
+            }
 
-    /// <summary>True while an attached observer reads send times: only then does a send read the clock.</summary>
+            UpdateSendTimesWanted();
+        }
+    }
+
+    /// <summary>The cost model when the runtime simulates (virtual time on the deterministic dispatcher), else null.</summary>
+    internal IMessageCostModel? Simulation { get; private set; }
+
+    /// <summary>
+    /// Whether every <see cref="TdxActor"/> records its <see cref="ActorContention"/> (messages, busy time, waits,
+    /// queue length): costs two clock reads per message in real time, nothing extra in virtual time.
+    /// </summary>
+    public bool ContentionWanted
+    {
+        get => _contentionWanted;
+        set
+        {
+            _contentionWanted = value;
+            UpdateSendTimesWanted();
+        }
+    }
+
+    /// <summary>True while send times are needed (an observer reads them, contention is recorded, or time is simulated).</summary>
     public bool SendTimesWanted { get; private set; }
 
     /// <summary>Messages sent to a stopped or unknown actor.</summary>
@@ -131,7 +178,8 @@ public sealed class TdxRuntime : IExtension
         lock (_observersGate)
         {
             _observers = [.. _observers, observer];
-            SendTimesWanted |= observer.WantsSendTimes;
+            _observersWantSendTimes |= observer.WantsSendTimes;
+            UpdateSendTimesWanted();
         }
     }
 
@@ -145,6 +193,64 @@ public sealed class TdxRuntime : IExtension
         Task terminated = System.Terminate();
         Deterministic?.RunUntil(terminated, time: null, timeout);
         return terminated.Wait(timeout);
+    }
+
+    /// <summary>The contention records of every actor that handled a message while <see cref="ContentionWanted"/>.</summary>
+    public IReadOnlyList<ActorContention> ContentionRecords()
+    {
+        lock (_contention)
+        {
+            return [.. _contention];
+        }
+    }
+
+    /// <summary>A new contention record for <paramref name="actor"/>, listed in <see cref="ContentionRecords"/>.</summary>
+    internal ActorContention Track(IActorRef actor)
+    {
+        var record = new ActorContention(actor);
+        lock (_contention)
+        {
+            _contention.Add(record);
+        }
+
+        return record;
+    }
+
+    /// <summary>Marks the start of a simulated handling (the clock now reads its local time).</summary>
+    internal void BeginHandling(object message, IActorRef actor)
+    {
+        _handlerMessage = message;
+        _handlerActor = actor;
+        _handlerThread = Environment.CurrentManagedThreadId;
+    }
+
+    /// <summary>Marks the end of a simulated handling.</summary>
+    internal void EndHandling()
+    {
+        _handlerMessage = null;
+        _handlerActor = null;
+        _handlerThread = -1;
+    }
+
+    private void UpdateSendTimesWanted() => SendTimesWanted = _observersWantSendTimes || _contentionWanted || Simulation is not null;
+
+    /// <summary>Virtual time as a running handler sees it: its start plus its cost so far.</summary>
+    private sealed class SimulationClock(TdxRuntime runtime) : IClock
+    {
+        public long NowNanoseconds
+        {
+            get
+            {
+                long now = runtime.VirtualTime!.NowNanoseconds;
+                if (runtime._handlerMessage is { } message && runtime.Simulation is { } costs
+                    && runtime._handlerThread == Environment.CurrentManagedThreadId)
+                {
+                    now += costs.Elapsed(message, runtime._handlerActor!);
+                }
+
+                return now;
+            }
+        }
     }
 
     /// <summary>Counts a failure seen by a supervisor (an emulator bug in TdxSim's actors).</summary>

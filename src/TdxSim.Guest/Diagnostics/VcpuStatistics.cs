@@ -1,3 +1,4 @@
+using TdxSim.Runtime.Counters;
 using TdxSim.Abi;
 
 namespace TdxSim.Guest.Diagnostics;

@@ -1,3 +1,4 @@
+using TdxSim.Runtime.Counters;
 using Akka.Actor;
 using TdxSim.Runtime.Tracing;
 using TdxSim.Guest.Diagnostics;

@@ -1,5 +1,6 @@
 using Akka.Configuration;
 using Akka.Dispatch;
+using TdxSim.Runtime.Tracing;
 
 namespace TdxSim.Runtime.Deterministic;
 
@@ -24,15 +25,19 @@ public sealed class DeterministicDispatcherConfigurator : MessageDispatcherConfi
 }
 
 /// <summary>
-/// An Akka dispatcher that runs nothing on its own: every mailbox Akka schedules joins a ready list, and the thread that
-/// calls <see cref="RunUntil"/> runs them one at a time, picking the next with a seeded xoshiro256** generator. With
-/// <c>throughput = 1</c> each pick handles one message, so the seed fixes the interleaving of all actors on it; with the
-/// <see cref="VirtualTimeScheduler"/> time moves only by handler costs and timers, so a run replays byte for byte.
+/// An Akka dispatcher that runs nothing on its own: every mailbox Akka schedules joins a ready queue, and the thread
+/// that calls <see cref="RunUntil"/> runs them one at a time. It is a discrete-event simulation: a mailbox is keyed by
+/// the virtual time its next handling starts (the later of its head message's arrival, that is its send time plus the
+/// transit cost, and the end of the actor's previous handling), the earliest runs next with virtual time moved to its
+/// start, and ties, which are common (all vCPUs start at 0), go by a seeded xoshiro256** draw. With
+/// <c>throughput = 1</c> each pick handles one message, so the seed fixes the interleaving; with the
+/// <see cref="VirtualTimeScheduler"/> time moves only by events and timers, so a run replays byte for byte. Without a
+/// cost model every start is "now" and the order is the seed's alone.
 /// </summary>
 public sealed class DeterministicDispatcher : MessageDispatcher
 {
     private readonly object _gate = new();
-    private readonly List<IRunnable> _ready = [];
+    private readonly PriorityQueue<IRunnable, (long Start, ulong Tie)> _ready = new();
     private readonly Queue<IRunnable> _foreign = new();
     private readonly SemaphoreSlim _work = new(0);
     private Xoshiro256StarStar _random;
@@ -78,7 +83,7 @@ public sealed class DeterministicDispatcher : MessageDispatcher
             // the next seeded pick and draws no random number, so they cannot shift the seeded sequence.
             if (Environment.CurrentManagedThreadId == _loopThread)
             {
-                _ready.Add(run);
+                _ready.Enqueue(run, (StartOf(run), _random.NextUInt64()));
             }
             else
             {
@@ -94,7 +99,56 @@ public sealed class DeterministicDispatcher : MessageDispatcher
     {
     }
 
-    /// <summary>Runs one ready mailbox, chosen by the seed.</summary>
+    /// <summary>
+    /// The virtual clock handlings start on and the cost model's transit time, when the dispatcher simulates (set by
+    /// the <see cref="TdxRuntime"/> with its cost model); without them the order is the seed's alone.
+    /// </summary>
+    internal VirtualTimeScheduler? Time { get; set; }
+
+    /// <summary>The cost model whose transit time delays each message's arrival.</summary>
+    internal IMessageCostModel? Costs { get; set; }
+
+    /// <summary>When <paramref name="run"/>'s next handling starts in virtual time.</summary>
+    private long StartOf(IRunnable run)
+    {
+        if (Time is not { } time)
+        {
+            return 0;
+        }
+
+        long now = time.NowNanoseconds;
+        if (run is not Mailbox { MessageQueue: TracingMessageQueue queue })
+        {
+            return now;
+        }
+
+        long start = Math.Max(now, queue.BusyUntilNs);
+        if (queue.TryPeekSentAt(out long sent) && sent >= 0)
+        {
+            start = Math.Max(start, sent + (Costs?.TransitNanoseconds ?? 0));
+        }
+
+        return start;
+    }
+
+    /// <summary>The virtual time the next ready mailbox starts at, or null when none is ready.</summary>
+    public long? NextStart
+    {
+        get
+        {
+            lock (_gate)
+            {
+                if (_foreign.Count > 0)
+                {
+                    return Time?.NowNanoseconds ?? 0;
+                }
+
+                return _ready.TryPeek(out _, out (long Start, ulong Tie) key) ? key.Start : null;
+            }
+        }
+    }
+
+    /// <summary>Runs the ready mailbox that starts first (ties by the seed), moving virtual time to its start.</summary>
     /// <returns>False when none was ready.</returns>
     public bool RunOne()
     {
@@ -104,16 +158,12 @@ public sealed class DeterministicDispatcher : MessageDispatcher
             _loopThread = Environment.CurrentManagedThreadId;
             if (!_foreign.TryDequeue(out next!))
             {
-                int n = _ready.Count;
-                if (n == 0)
+                if (!_ready.TryDequeue(out next!, out (long Start, ulong Tie) key))
                 {
                     return false;
                 }
 
-                int i = n == 1 ? 0 : (int)_random.NextBelow((uint)n);
-                next = _ready[i];
-                _ready[i] = _ready[n - 1];
-                _ready.RemoveAt(n - 1);
+                Time?.AdvanceTo(key.Start);
             }
         }
 
@@ -136,7 +186,13 @@ public sealed class DeterministicDispatcher : MessageDispatcher
         ArgumentNullException.ThrowIfNull(until);
         while (!until.IsCompleted)
         {
-            time?.FireDue();
+            // Timers are events too: one due before the next handling starts fires first, at its own time.
+            if (time is not null && time.NextDue is long due && (NextStart is not long start || due <= start))
+            {
+                time.FireNext();
+                continue;
+            }
+
             if (RunOne())
             {
                 continue;

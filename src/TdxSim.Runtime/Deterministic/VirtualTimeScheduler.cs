@@ -58,6 +58,37 @@ public sealed class VirtualTimeScheduler : SchedulerBase, IClock, IDateTimeOffse
         Interlocked.Add(ref _now, nanoseconds);
     }
 
+    /// <summary>
+    /// Moves time forward to <paramref name="nanoseconds"/> (the start of the next handling in the discrete-event
+    /// simulation); never backward; fires nothing.
+    /// </summary>
+    public void AdvanceTo(long nanoseconds)
+    {
+        if (nanoseconds > Volatile.Read(ref _now))
+        {
+            Volatile.Write(ref _now, nanoseconds);
+        }
+    }
+
+    /// <summary>When the earliest pending timer is due, or null when none is.</summary>
+    public long? NextDue
+    {
+        get
+        {
+            lock (_gate)
+            {
+                DropCancelled();
+                return _timers.TryPeek(out _, out (long Due, long Seq) key) ? key.Due : null;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The time a timer scheduled now counts its delay from: the local time of the handler that schedules it (its
+    /// start plus what it has spent so far) when the runtime simulates; <see cref="NowNanoseconds"/> otherwise.
+    /// </summary>
+    internal IClock? Local { get; set; }
+
     /// <summary>Fires, in order, every timer due at or before now.</summary>
     /// <returns>Whether any fired.</returns>
     public bool FireDue() => FireUntil(NowNanoseconds);
@@ -144,9 +175,10 @@ public sealed class VirtualTimeScheduler : SchedulerBase, IClock, IDateTimeOffse
     {
         long delayNs = Math.Max(0, delay.Ticks) * 100;
         long intervalNs = interval.Ticks * 100;
+        long from = Local?.NowNanoseconds ?? NowNanoseconds;
         lock (_gate)
         {
-            _timers.Enqueue(new Timer(action, intervalNs, cancelable), (_now + delayNs, ++_seq));
+            _timers.Enqueue(new Timer(action, intervalNs, cancelable), (Math.Max(from, _now) + delayNs, ++_seq));
         }
     }
 

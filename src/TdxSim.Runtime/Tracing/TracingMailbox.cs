@@ -35,6 +35,7 @@ public sealed class TracingMessageQueue : IMessageQueue, IUnboundedMessageQueueS
     private object? _lastMessage;
     private long _lastCorrelation;
     private long _lastSentNs;
+    private int _lastQueued;
 
     internal TracingMessageQueue(ActorSystem system) => _system = system;
 
@@ -44,18 +45,45 @@ public sealed class TracingMessageQueue : IMessageQueue, IUnboundedMessageQueueS
     /// <inheritdoc/>
     public int Count => _queue.Count;
 
-    /// <summary>What the queue knew about the message it dequeued last, if it is <paramref name="message"/>.</summary>
-    internal bool TryGetLast(object message, out long correlationId, out long sentAtNs)
+    /// <summary>
+    /// In the deterministic mode's discrete-event simulation, the virtual time the actor's last handling ended: the
+    /// next cannot start before it. Written and read only on the deterministic dispatcher's thread.
+    /// </summary>
+    internal long BusyUntilNs { get; set; }
+
+    /// <summary>The actor's contention record, once its first message was handled with contention wanted.</summary>
+    internal ActorContention? Contention { get; set; }
+
+    /// <summary>
+    /// What the queue knew about the message it dequeued last, if it is <paramref name="message"/>: its correlation,
+    /// its send time, and how many messages the queue held when it was taken (itself included; 0 when not counted).
+    /// </summary>
+    internal bool TryGetLast(object message, out long correlationId, out long sentAtNs, out int queued)
     {
         if (ReferenceEquals(_lastMessage, message))
         {
             correlationId = _lastCorrelation;
             sentAtNs = _lastSentNs;
+            queued = _lastQueued;
             _lastMessage = null;
             return true;
         }
 
         correlationId = 0;
+        sentAtNs = Delivery.NoSendTime;
+        queued = 0;
+        return false;
+    }
+
+    /// <summary>The send time of the message at the head of the queue, if there is one.</summary>
+    internal bool TryPeekSentAt(out long sentAtNs)
+    {
+        if (_queue.TryPeek(out Item item))
+        {
+            sentAtNs = item.SentAtNs;
+            return true;
+        }
+
         sentAtNs = Delivery.NoSendTime;
         return false;
     }
@@ -86,6 +114,7 @@ public sealed class TracingMessageQueue : IMessageQueue, IUnboundedMessageQueueS
             _lastMessage = item.Envelope.Message;
             _lastCorrelation = item.CorrelationId;
             _lastSentNs = item.SentAtNs;
+            _lastQueued = _runtime is { ContentionWanted: true } ? _queue.Count + 1 : 0;
             envelope = item.Envelope;
             return true;
         }

@@ -1,6 +1,6 @@
 using System.Numerics;
 
-namespace TdxSim.Guest.Diagnostics;
+namespace TdxSim.Runtime.Counters;
 
 /// <summary>
 /// A log-linear latency histogram (HDR-style): values up to 2^48 ns in buckets whose width is 1/64 of their
