@@ -71,7 +71,6 @@ public abstract class TdxActor : ReceiveActor
         {
             startNs = runtime.VirtualTime!.NowNanoseconds;
             simulation.Begin(message, _self);
-            runtime.BeginHandling(message, _self);
         }
         else if (contention)
         {
@@ -81,7 +80,14 @@ public abstract class TdxActor : ReceiveActor
         Correlation.Current = correlation;
         try
         {
+            // The log and trace see the handling's start; from here on the clock adds the handler's cost so far, so
+            // what it sends leaves at the virtual time its work would have taken.
             runtime.Delivered(new Delivery(message, Sender, correlation, sentAtNs), _self);
+            if (simulation is not null)
+            {
+                runtime.BeginHandling(message, _self);
+            }
+
             return base.AroundReceive(receive, message);
         }
         finally

@@ -169,7 +169,16 @@ public sealed class DeterministicDispatcher : MessageDispatcher
 
         _work.Wait(0);
         _steps++;
-        next.Run();
+        if (next is Mailbox { MessageQueue: TracingMessageQueue queue })
+        {
+            queue.RunQuota = Throughput;
+            next.Run();
+            queue.RunQuota = -1;
+        }
+        else
+        {
+            next.Run();
+        }
         return true;
     }
 

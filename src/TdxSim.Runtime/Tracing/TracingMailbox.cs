@@ -51,6 +51,13 @@ public sealed class TracingMessageQueue : IMessageQueue, IUnboundedMessageQueueS
     /// </summary>
     internal long BusyUntilNs { get; set; }
 
+    /// <summary>
+    /// Messages the current mailbox run may still take, or -1 for no limit. The deterministic dispatcher sets it
+    /// before each run, so a pick handles exactly its throughput whatever Akka's mailbox loop does, and the next
+    /// message waits for a pick at its own start time (this actor's busy-until).
+    /// </summary>
+    internal int RunQuota { get; set; } = -1;
+
     /// <summary>The actor's contention record, once its first message was handled with contention wanted.</summary>
     internal ActorContention? Contention { get; set; }
 
@@ -109,6 +116,13 @@ public sealed class TracingMessageQueue : IMessageQueue, IUnboundedMessageQueueS
     /// <inheritdoc/>
     public bool TryDequeue(out Envelope envelope)
     {
+        if (RunQuota == 0)
+        {
+            // The deterministic dispatcher allows this many messages per mailbox run: the rest wait for the next pick.
+            envelope = default;
+            return false;
+        }
+
         if (_queue.TryDequeue(out Item item))
         {
             _lastMessage = item.Envelope.Message;
@@ -116,6 +130,11 @@ public sealed class TracingMessageQueue : IMessageQueue, IUnboundedMessageQueueS
             _lastSentNs = item.SentAtNs;
             _lastQueued = _runtime is { ContentionWanted: true } ? _queue.Count + 1 : 0;
             envelope = item.Envelope;
+            if (RunQuota > 0)
+            {
+                RunQuota--;
+            }
+
             return true;
         }
 
