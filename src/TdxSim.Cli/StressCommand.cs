@@ -27,9 +27,16 @@ internal static class StressCommand
         var trace = new Option<string?>("--trace") { Description = "write a Perfetto/Chrome trace of the run" };
         var warmup = new Option<string?>("--warmup") { Description = "operations run before measuring (default: a fifth of --count, at most 200000; 0 with --seconds or --deterministic)" };
         var akkaConfig = AkkaConfigOption.Create();
+        var cost = new Option<string[]>("--cost")
+        {
+            Description = "KEY=NS or MAP/NAME=NS (e.g. vmm_ns=1000, device_ns/com1=200): a virtual-time cost of --deterministic; repeatable",
+            AllowMultipleArgumentsPerToken = false,
+        };
+        var sweepVcpus = new Option<string?>("--sweep-vcpus") { Description = "run once per vCPU count (e.g. 1,2,4,8) and print a JSON array with --json; --vmm and --module then take lists (single,per-vcpu)" };
+        var plot = new Option<string?>("--plot") { Description = "with --sweep-vcpus: draw throughput and p50/p99 latency against vCPUs into FILE.svg or FILE.png" };
 
         var command = new Command("stress", "drive one operation from N vCPUs as fast as possible; report throughput and latency");
-        foreach (Option option in new Option[] { vcpus, op, path, count, seconds, vmm, module, json, deterministic, seed, warmup, log, trace, akkaConfig })
+        foreach (Option option in new Option[] { vcpus, op, path, count, seconds, vmm, module, json, deterministic, seed, warmup, log, trace, akkaConfig, cost, sweepVcpus, plot })
         {
             command.Options.Add(option);
         }
@@ -63,23 +70,39 @@ internal static class StressCommand
                     ? parse.GetValue(count) is { } c ? CliNumbers.Positive("--count", c) : 100_000
                     : null,
                 Seconds = parse.GetValue(seconds) is { } s ? ParseSeconds(s) : null,
-                Vmm = parse.GetValue(vmm) switch
-                {
-                    null or "single" => VmmTopology.Single,
-                    "per-vcpu" => VmmTopology.PerVcpu,
-                    string other => throw new UsageException($"--vmm: '{other}' is not one of single, per-vcpu"),
-                },
-                Module = parse.GetValue(module) switch
-                {
-                    null or "single" => ModuleTopology.Single,
-                    "per-vcpu" => ModuleTopology.PerVcpu,
-                    string other => throw new UsageException($"--module: '{other}' is not one of single, per-vcpu"),
-                },
                 Deterministic = parse.GetValue(deterministic),
                 Seed = parse.GetValue(seed) is { } sd ? CliNumbers.Number("--seed", sd) : 0,
                 Warmup = parse.GetValue(warmup) is { } w ? CliNumbers.Number("--warmup", w) : null,
                 AkkaConfig = AkkaConfigOption.Read(parse.GetValue(akkaConfig), null),
+                Costs = ParseCosts(parse.GetValue(cost) ?? []),
             };
+
+            bool sweeping = parse.GetValue(sweepVcpus) is not null;
+            VmmTopology[] vmms = Topologies("--vmm", parse.GetValue(vmm), sweeping, VmmTopology.Single, VmmTopology.PerVcpu);
+            ModuleTopology[] modules = Topologies("--module", parse.GetValue(module), sweeping, ModuleTopology.Single, ModuleTopology.PerVcpu);
+            string? plotPath = parse.GetValue(plot) is { } pp ? CliNumbers.FilePath("--plot", pp) : null;
+            if (plotPath is not null && !sweeping)
+            {
+                throw new UsageException("--plot draws a curve against vCPUs: it needs --sweep-vcpus");
+            }
+
+            if (plotPath is not null && !StressPlot.Supports(plotPath))
+            {
+                throw new UsageException($"--plot: '{plotPath}' must end in .svg or .png");
+            }
+
+            if (sweeping)
+            {
+                if (parse.GetValue(log) is not null || parse.GetValue(trace) is not null || parse.GetValue(vcpus) is not null)
+                {
+                    throw new UsageException("--sweep-vcpus runs many stresses: it cannot be combined with --vcpus, --log or --trace");
+                }
+
+                int[] counts = SweepCounts(parse.GetValue(sweepVcpus)!);
+                return Sweep(options, counts, vmms, modules, parse.GetValue(json), plotPath, stdout, stderr);
+            }
+
+            options = options with { Vmm = vmms[0], Module = modules[0] };
 
             using var outputs = RunOutputs.Open(new Scenario
             {
@@ -123,6 +146,155 @@ internal static class StressCommand
         return command;
     }
 
+    private static int Sweep(
+        StressOptions options, int[] counts, VmmTopology[] vmms, ModuleTopology[] modules, bool json, string? plotPath,
+        TextWriter stdout, TextWriter stderr)
+    {
+        var results = new List<StressResult>();
+        using var signals = new SignalStop(stderr);
+        foreach (VmmTopology vmm in vmms)
+        {
+            foreach (ModuleTopology module in modules)
+            {
+                foreach (int n in counts)
+                {
+                    StressResult r = StressRunner.Run(options with { Vcpus = n, Vmm = vmm, Module = module, Interrupt = signals.Interrupt });
+                    results.Add(r);
+                    FormattableString progress = $"tdxsim: stress {Name(vmm)} VMM, {Name(module)} module, {n} vCPU(s): {r.OpsPerSecond:N0} ops/s, p50 {r.LatencyNs.P50:N0} ns";
+                    stderr.WriteLine(progress.ToString(CultureInfo.InvariantCulture));
+                    if (r.ExitStatus != ExitStatus.Success && !(r.ExitStatus == ExitStatus.LimitReached && options.Seconds is not null))
+                    {
+                        stderr.WriteLine($"tdxsim: stress run at {n} vCPU(s) ended with exit {r.ExitStatus} ({r.Reason}): {r.Detail}");
+                        return r.ExitStatus;
+                    }
+                }
+            }
+        }
+
+        if (json)
+        {
+            using var buffer = new MemoryStream();
+            using (var writer = new Utf8JsonWriter(buffer))
+            {
+                writer.WriteStartArray();
+                foreach (StressResult r in results)
+                {
+                    WriteObject(writer, r);
+                }
+
+                writer.WriteEndArray();
+            }
+
+            stdout.WriteLine(System.Text.Encoding.UTF8.GetString(buffer.ToArray()));
+        }
+        else
+        {
+            stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{"vmm",-9} {"module",-9} {"vcpus",5} {"ops/s",14} {"p50 ns",10} {"p99 ns",10} {"fairness",8}  bottleneck"));
+            foreach (StressResult r in results)
+            {
+                ActorLoad? b = r.Contention?.Bottleneck;
+                stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{Name(r.Options.Vmm),-9} {Name(r.Options.Module),-9} {r.Options.Vcpus,5} {r.OpsPerSecond,14:N0} {r.LatencyNs.P50,10:N0} {r.LatencyNs.P99,10:N0} {r.Fairness,8:F3}  {(b is null ? "-" : $"{b.Actor} ({b.Utilization:P0})")}"));
+            }
+        }
+
+        if (plotPath is not null)
+        {
+            try
+            {
+                StressPlot.Save(plotPath, results);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new UsageException($"--plot: cannot write '{plotPath}': {e.Message}");
+            }
+
+            stderr.WriteLine($"tdxsim: plot written to {plotPath}");
+        }
+
+        return ExitStatus.Success;
+    }
+
+    private static T[] Topologies<T>(string option, string? text, bool list, T single, T perVcpu)
+    {
+        if (text is null)
+        {
+            return [single];
+        }
+
+        string[] parts = text.Split(',', StringSplitOptions.TrimEntries);
+        if (parts.Length > 1 && !list)
+        {
+            throw new UsageException($"{option}: a list ('{text}') needs --sweep-vcpus");
+        }
+
+        var result = new List<T>();
+        foreach (string part in parts)
+        {
+            T value = part switch
+            {
+                "single" => single,
+                "per-vcpu" => perVcpu,
+                _ => throw new UsageException($"{option}: '{part}' is not one of single, per-vcpu"),
+            };
+            if (!result.Contains(value))
+            {
+                result.Add(value);
+            }
+        }
+
+        return [.. result];
+    }
+
+    private static int[] SweepCounts(string text)
+    {
+        var counts = new List<int>();
+        foreach (string part in text.Split(',', StringSplitOptions.TrimEntries))
+        {
+            if (part.Length == 0)
+            {
+                throw new UsageException($"--sweep-vcpus: '{text}' is not a list of vCPU counts (e.g. 1,2,4,8)");
+            }
+
+            counts.Add(CliNumbers.Vcpus("--sweep-vcpus", part));
+        }
+
+        return [.. counts.Distinct()];
+    }
+
+    /// <summary><c>--cost KEY=NS</c> or <c>--cost MAP/NAME=NS</c>, applied in order over the defaults.</summary>
+    internal static CostModelSettings ParseCosts(IEnumerable<string> settings)
+    {
+        var costs = new CostModelSettings();
+        foreach (string setting in settings)
+        {
+            int equals = setting.IndexOf('=', StringComparison.Ordinal);
+            if (equals <= 0)
+            {
+                throw new UsageException($"--cost: '{setting}' is not KEY=NS or MAP/NAME=NS");
+            }
+
+            string key = setting[..equals];
+            string? name = null;
+            int slash = key.IndexOf('/', StringComparison.Ordinal);
+            if (slash > 0)
+            {
+                name = key[(slash + 1)..];
+                key = key[..slash];
+            }
+
+            costs = costs.With(key, name, setting[(equals + 1)..], out string? problem)
+                ?? throw new UsageException($"--cost: {problem}");
+        }
+
+        return costs;
+    }
+
+    private static string Name(VmmTopology t) => t == VmmTopology.Single ? "single" : "per-vcpu";
+
+    private static string Name(ModuleTopology t) => t == ModuleTopology.Single ? "single" : "per-vcpu";
+
     private static double ParseSeconds(string text)
         => double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double s) && s > 0 && s <= 86_400
             ? s
@@ -136,6 +308,15 @@ internal static class StressCommand
     {
         using var buffer = new MemoryStream();
         using (var json = new Utf8JsonWriter(buffer))
+        {
+            WriteObject(json, r);
+        }
+
+        stdout.WriteLine(System.Text.Encoding.UTF8.GetString(buffer.ToArray()));
+    }
+
+    private static void WriteObject(Utf8JsonWriter json, StressResult r)
+    {
         {
             json.WriteStartObject();
             json.WriteString("op", Name(r.Options.Op));
@@ -167,10 +348,55 @@ internal static class StressCommand
             json.WriteEndObject();
             json.WriteNumber("exit_status", r.ExitStatus);
             json.WriteString("exit_reason", r.Reason);
+            json.WriteStartArray("vcpu_ops");
+            foreach (long ops in r.VcpuOps)
+            {
+                json.WriteNumberValue(ops);
+            }
+
+            json.WriteEndArray();
+            json.WriteNumber("fairness", Math.Round(r.Fairness, 6));
+            if (r.Contention is { } contention)
+            {
+                ContentionOutput.WriteJson(json, contention);
+            }
+
+            if (r.Options.Deterministic)
+            {
+                WriteCosts(json, r.Options.Costs);
+            }
+
             json.WriteEndObject();
         }
+    }
 
-        stdout.WriteLine(System.Text.Encoding.UTF8.GetString(buffer.ToArray()));
+    /// <summary>Every cost of the model, as <c>cost_model</c>.</summary>
+    internal static void WriteCosts(Utf8JsonWriter json, CostModelSettings costs)
+    {
+        json.WriteStartObject("cost_model");
+        foreach ((string key, object value) in costs.Describe())
+        {
+            switch (value)
+            {
+                case double d:
+                    json.WriteNumber(key, d);
+                    break;
+                case long l:
+                    json.WriteNumber(key, l);
+                    break;
+                case IReadOnlyDictionary<string, long> map:
+                    json.WriteStartObject(key);
+                    foreach ((string name, long ns) in map)
+                    {
+                        json.WriteNumber(name, ns);
+                    }
+
+                    json.WriteEndObject();
+                    break;
+            }
+        }
+
+        json.WriteEndObject();
     }
 
     private static void WriteText(StressResult r, TextWriter stdout)
@@ -182,5 +408,11 @@ internal static class StressCommand
         long allOps = r.Ops + (long)r.WarmupOps;
         FormattableString messages = $"  {r.Messages:N0} messages ({(allOps == 0 ? 0 : (double)r.Messages / allOps):F1} per op, {r.WarmupOps:N0} warm-up ops included), {r.Instructions:N0} guest instructions";
         stdout.WriteLine(messages.ToString(CultureInfo.InvariantCulture));
+        FormattableString fairness = $"  per vCPU: {string.Join(" ", r.VcpuOps.Select(o => o.ToString("N0", CultureInfo.InvariantCulture)))} ops; fairness (Jain) {r.Fairness:F3}";
+        stdout.WriteLine(fairness.ToString(CultureInfo.InvariantCulture));
+        if (r.Contention is { } contention)
+        {
+            ContentionOutput.WriteTable(stdout, contention);
+        }
     }
 }

@@ -48,6 +48,9 @@ public sealed class MachineDevices
     /// <summary>The I/O APIC's usual PC address (guest-physical, reached through the shared alias).</summary>
     public const ulong IoApicBase = 0xFEC0_0000;
 
+    /// <summary>The names of the default machine's devices (what a cost model's <c>device_ns</c> may name).</summary>
+    public static readonly IReadOnlyList<string> DeviceNames = ["com1", "debug-exit", "ioapic", "mmio-test", "pci-cfg", "post", "selftest"];
+
     private MachineDevices(IByteSink com1Output, IMachineEvents events, IInterruptLine? com1Interrupt)
     {
         PortBus = DeviceBus.CreatePortBus();

@@ -81,6 +81,91 @@ public sealed record CostModelSettings
             .Select(t => t.Name)
             .Order(StringComparer.Ordinal);
 
+    /// <summary>
+    /// These settings with one cost changed: <paramref name="key"/> is a scalar key (<c>vmm_ns</c>) or a map key and
+    /// a name (<c>device_ns</c>, <c>com1</c>). Fails with a message naming what is wrong: an unknown key or name, or a
+    /// cost that is negative or not a number.
+    /// </summary>
+    /// <param name="key">The key.</param>
+    /// <param name="name">The name within a map key, or null for a scalar key.</param>
+    /// <param name="value">The cost, in nanoseconds (a decimal number; a fraction only for <c>instruction_ns</c>).</param>
+    /// <param name="error">Why it cannot be set.</param>
+    public CostModelSettings? With(string key, string? name, string value, out string? error)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        ArgumentNullException.ThrowIfNull(value);
+        error = null;
+        bool isMap = MapKeys.Contains(key);
+        if (!isMap && !ScalarKeys.Contains(key))
+        {
+            error = $"unknown cost key '{key}' (known: {string.Join(", ", ScalarKeys.Concat(MapKeys))})";
+            return null;
+        }
+
+        if (isMap != (name is not null))
+        {
+            error = isMap ? $"{key} is a mapping of names to nanoseconds" : $"{key} takes one number of nanoseconds";
+            return null;
+        }
+
+        if (key == "instruction_ns")
+        {
+            if (!double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out double perInstruction)
+                || !double.IsFinite(perInstruction) || perInstruction < 0 || perInstruction > 1e6)
+            {
+                error = $"instruction_ns: '{value}' is not a cost in nanoseconds (0 to 1000000)";
+                return null;
+            }
+
+            return this with { InstructionNs = perInstruction };
+        }
+
+        if (!long.TryParse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long ns) || ns < 0 || ns > MaxCostNs)
+        {
+            string what = name is null ? key : $"{key} {name}";
+            error = value.StartsWith('-') && long.TryParse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out _)
+                ? $"{what}: a cost cannot be negative ({value})"
+                : $"{what}: '{value}' is not a cost in whole nanoseconds (0 to {MaxCostNs})";
+            return null;
+        }
+
+        switch (key)
+        {
+            case "transit_ns": return this with { TransitNs = ns };
+            case "tdcall_ns": return this with { TdcallNs = ns };
+            case "td_exit_ns": return this with { TdExitNs = ns };
+            case "td_entry_ns": return this with { TdEntryNs = ns };
+            case "vmm_ns": return this with { VmmNs = ns };
+            case "other_ns": return this with { OtherNs = ns };
+        }
+
+        IEnumerable<string> known = key switch
+        {
+            "leaf_ns" => Leaves().Select(l => l.Name),
+            "subfn_ns" => Subfunctions().Select(s => s.Name),
+            "device_ns" => Devices.MachineDevices.DeviceNames,
+            _ => MessageTypes(),
+        };
+        if (!known.Contains(name, StringComparer.Ordinal))
+        {
+            error = $"{key}: unknown name '{name}' (known: {string.Join(", ", known)})";
+            return null;
+        }
+
+        SortedDictionary<string, long> Set(IReadOnlyDictionary<string, long> map) =>
+            new(map.ToDictionary(kv => kv.Key, kv => kv.Value), StringComparer.Ordinal) { [name!] = ns };
+        return key switch
+        {
+            "leaf_ns" => this with { LeafNs = Set(LeafNs) },
+            "subfn_ns" => this with { SubfnNs = Set(SubfnNs) },
+            "device_ns" => this with { DeviceNs = Set(DeviceNs) },
+            _ => this with { MessageNs = Set(MessageNs) },
+        };
+    }
+
+    /// <summary>The largest cost one setting may have: an hour.</summary>
+    public const long MaxCostNs = 3_600_000_000_000;
+
     /// <summary>Settings are equal when every cost is, the maps compared by content.</summary>
     public bool Equals(CostModelSettings? other) =>
         other is not null

@@ -18,7 +18,7 @@ public static class ScenarioLoader
     [
         "name", "description", "guest", "image", "kernel", "append", "initrd", "load", "entry", "vcpus", "memory", "accept",
         "unroll_string_io", "max_instructions", "time_limit_ms", "reply_timeout_ms", "seed", "deterministic", "vmm", "module",
-        "td_attributes", "vmm_settings", "log", "trace", "dump_state", "quiet", "akka",
+        "td_attributes", "vmm_settings", "log", "trace", "dump_state", "quiet", "akka", "cost_model",
     ];
 
     private static readonly string[] VmmKeys =
@@ -140,6 +140,7 @@ public static class ScenarioLoader
                 "dump_state" => scenario with { DumpStatePath = reader.Path(value, baseFolder) },
                 "quiet" => scenario with { Quiet = reader.Bool(value) },
                 "akka" => scenario with { AkkaConfig = ParseAkka(reader, source, value) },
+                "cost_model" => scenario with { Costs = ParseCosts(reader, value) },
                 _ => throw new InvalidOperationException(key),
             };
         }
@@ -158,6 +159,42 @@ public static class ScenarioLoader
         {
             throw Error(source, value, e.Message);
         }
+    }
+
+    /// <summary>The <c>cost_model</c> key: virtual-time costs, scalars and per-name mappings.</summary>
+    private static CostModelSettings ParseCosts(NodeReader reader, YamlNode node)
+    {
+        if (node is not YamlMappingNode map)
+        {
+            throw reader.Fail(node, "cost_model must be a mapping of cost keys to nanoseconds");
+        }
+
+        var costs = new CostModelSettings();
+        string[] keys = [.. CostModelSettings.ScalarKeys, .. CostModelSettings.MapKeys];
+        foreach ((YamlNode keyNode, YamlNode value) in map.Children)
+        {
+            string key = reader.Key(keyNode, keys);
+            if (CostModelSettings.MapKeys.Contains(key))
+            {
+                if (value is not YamlMappingNode names)
+                {
+                    throw reader.Fail(value, $"{key} must be a mapping of names to nanoseconds");
+                }
+
+                foreach ((YamlNode nameNode, YamlNode cost) in names.Children)
+                {
+                    string name = nameNode is YamlScalarNode { Value: { } n } ? n : throw reader.Fail(nameNode, "names must be plain strings");
+                    costs = costs.With(key, name, reader.Scalar(cost), out string? problem)
+                        ?? throw reader.Fail(problem!.Contains("unknown name", StringComparison.Ordinal) ? nameNode : cost, problem);
+                }
+            }
+            else
+            {
+                costs = costs.With(key, null, reader.Scalar(value), out string? problem) ?? throw reader.Fail(value, problem!);
+            }
+        }
+
+        return costs;
     }
 
     private static GuestSource ParseGuest(NodeReader reader, YamlNode value, string? baseFolder)
@@ -256,6 +293,9 @@ public static class ScenarioLoader
     private sealed class NodeReader(string source)
     {
         public ScenarioException Fail(YamlNode node, string message) => Error(source, node, message);
+
+        public string Scalar(YamlNode node) =>
+            node is YamlScalarNode { Value: { } v } ? v : throw Fail(node, "expected a number");
 
         public string Key(YamlNode node, string[] known)
         {

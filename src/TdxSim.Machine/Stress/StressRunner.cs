@@ -58,6 +58,12 @@ public sealed record StressOptions
 
     /// <summary>More observers of every delivery (the message log and trace of <c>--log</c>/<c>--trace</c>).</summary>
     public IReadOnlyList<IDeliveryObserver> Observers { get; init; } = [];
+
+    /// <summary>Deterministic mode's virtual-time costs.</summary>
+    public CostModelSettings Costs { get; init; } = new();
+
+    /// <summary>Record the contention report (per actor and device); on by default.</summary>
+    public bool Contention { get; init; } = true;
 }
 
 /// <summary>Latency percentiles in nanoseconds.</summary>
@@ -82,6 +88,15 @@ public sealed record StressResult(
 
     /// <summary>Operations run before the measurement began (not in <see cref="Ops"/> or the latencies).</summary>
     public ulong WarmupOps { get; init; }
+
+    /// <summary>Measured operations per vCPU, by index.</summary>
+    public IReadOnlyList<long> VcpuOps { get; init; } = [];
+
+    /// <summary>Jain's fairness index over <see cref="VcpuOps"/>.</summary>
+    public double Fairness => ContentionReport.JainIndex(VcpuOps);
+
+    /// <summary>Where the time went, per actor and device, when <see cref="StressOptions.Contention"/> asked for it.</summary>
+    public ContentionReport? Contention { get; init; }
 }
 
 /// <summary>
@@ -168,16 +183,25 @@ public static class StressRunner
             TimeLimitMs = timeLimitMs,
             MaxInstructions = maxInstructions,
             Quiet = true,
+            Costs = options.Costs,
         };
 
         var counter = new MessageCounter();
-        MachineResult result = TdMachine.Run(scenario, new MachineIo(Stream.Null, [counter, .. options.Observers]) { Interrupt = options.Interrupt, WarmupRoundTrips = warmups });
+        MachineResult result = TdMachine.Run(scenario, new MachineIo(Stream.Null, [counter, .. options.Observers]) { Interrupt = options.Interrupt, WarmupRoundTrips = warmups, Contention = options.Contention });
 
         var latency = new LatencyHistogram();
         long from = long.MaxValue, until = long.MinValue;
-        foreach (VcpuStatistics stats in result.Statistics)
+        var vcpuOps = new long[options.Vcpus];
+        for (int index = 0; index < result.Statistics.Count; index++)
         {
-            latency.Merge(options.Path == IoPath.Ve ? stats.VeLatency : stats.TdcallLatency);
+            VcpuStatistics stats = result.Statistics[index];
+            LatencyHistogram own = options.Path == IoPath.Ve ? stats.VeLatency : stats.TdcallLatency;
+            latency.Merge(own);
+            if (index < vcpuOps.Length)
+            {
+                vcpuOps[index] = own.Count;
+            }
+
             if (stats.MeasuredFromNs >= 0)
             {
                 from = Math.Min(from, stats.MeasuredFromNs);
@@ -206,6 +230,8 @@ public static class StressRunner
         {
             Undelivered = result.Undelivered,
             WarmupOps = warmup,
+            VcpuOps = vcpuOps,
+            Contention = result.Contention,
         };
     }
 }
