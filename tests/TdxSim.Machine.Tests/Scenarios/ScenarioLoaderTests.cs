@@ -110,11 +110,37 @@ public sealed class ScenarioLoaderTests
     [InlineData("name: a\nvcpus: !count 2", "x.yaml:2: unsupported YAML tag '!count'")]
     [InlineData("- a\n- b", "x.yaml:1: a scenario must be a mapping")]
     [InlineData("name: [unclosed", "x.yaml:2: invalid YAML")]
+    [InlineData("cost_model:\n  vmm_ns: -5", "x.yaml:2: vmm_ns: a cost cannot be negative (-5)")]
+    [InlineData("cost_model:\n  vmm_nss: 5", "x.yaml:2: unknown key 'vmm_nss' (did you mean 'vmm_ns'?)")]
+    [InlineData("cost_model:\n  vmm_ns: fast", "x.yaml:2: vmm_ns: 'fast' is not a cost in whole nanoseconds")]
+    [InlineData("cost_model:\n  instruction_ns: -0.5", "x.yaml:2: instruction_ns: '-0.5' is not a cost in nanoseconds")]
+    [InlineData("cost_model:\n  leaf_ns:\n    TDG.MEM.PAGE.ACEPT: 10", "x.yaml:3: leaf_ns: unknown name 'TDG.MEM.PAGE.ACEPT' (known: ")]
+    [InlineData("cost_model:\n  subfn_ns:\n    Instruction.IO: -1", "x.yaml:3: subfn_ns Instruction.IO: a cost cannot be negative (-1)")]
+    [InlineData("cost_model:\n  device_ns:\n    com9: 10", "x.yaml:3: device_ns: unknown name 'com9' (known: com1, ")]
+    [InlineData("cost_model:\n  device_ns: 10", "x.yaml:2: device_ns must be a mapping of names to nanoseconds")]
+    [InlineData("cost_model: 10", "x.yaml:1: cost_model must be a mapping of cost keys to nanoseconds")]
+    [InlineData("module: both", "x.yaml:1: expected one of single, per-vcpu, not 'both'")]
     public void Parse_BadInput_NamesFileLineAndProblem(string yaml, string expectedStart)
     {
         ScenarioException e = Assert.Throws<ScenarioException>(() => ScenarioLoader.Parse(yaml, "x.yaml"));
         Assert.StartsWith(expectedStart, e.Message, StringComparison.Ordinal);
         Assert.DoesNotContain('\n', e.Message);
+    }
+
+    [Fact]
+    public void CostModel_SetsEveryKindOfCost()
+    {
+        Scenario s = ScenarioLoader.Parse(
+            "cost_model:\n  vmm_ns: 900\n  instruction_ns: 0.25\n  transit_ns: 40\n  leaf_ns: {TDG.MEM.PAGE.ACCEPT: 5000}\n"
+            + "  subfn_ns: {Instruction.IO: 700}\n  device_ns: {com1: 300}\n  message_ns: {TdExited: 80}\n", "c.yaml");
+        Assert.Equal(900, s.Costs.VmmNs);
+        Assert.Equal(0.25, s.Costs.InstructionNs);
+        Assert.Equal(40, s.Costs.TransitNs);
+        Assert.Equal(5000, s.Costs.LeafNs["TDG.MEM.PAGE.ACCEPT"]);
+        Assert.Equal(700, s.Costs.SubfnNs["Instruction.IO"]);
+        Assert.Equal(300, s.Costs.DeviceNs["com1"]);
+        Assert.Equal(80, s.Costs.MessageNs["TdExited"]);
+        Assert.Equal(new CostModelSettings().TdcallNs, s.Costs.TdcallNs);
     }
 
     [Fact]

@@ -46,6 +46,14 @@ public sealed class StressCommandTests
     [InlineData("--count", "0")]
     [InlineData("--vcpus", "0x")]
     [InlineData("--seconds", "-1")]
+    [InlineData("--cost", "vmm_ns=-1")]
+    [InlineData("--cost", "vmm=1")]
+    [InlineData("--cost", "device_ns/com7=1")]
+    [InlineData("--cost", "vmm_ns")]
+    [InlineData("--sweep-vcpus", "1,,2")]
+    [InlineData("--sweep-vcpus", "1,999")]
+    [InlineData("--vmm", "single,per-vcpu")]
+    [InlineData("--plot", "x.svg")]
     public void BadOption_ExitsTwoWithOneLine(string option, string value)
     {
         (int status, string stdout, string stderr) = Run("stress", option, value);
@@ -122,6 +130,97 @@ public sealed class StressCommandTests
         (int status, _, string stderr) = Run("stress", "--op", "vmcall", "--path", "ve");
         Assert.Equal(2, status);
         Assert.Contains("paravirt", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Json_HasTheContentionReport_AndTheCostModelInVirtualTime()
+    {
+        (int status, string stdout, string stderr) = Run(
+            "stress", "--op", "pio", "--path", "paravirt", "--count", "800", "--vcpus", "4", "--deterministic", "--cost", "vmm_ns=1000",
+            "--cost", "device_ns/com1=50", "--json");
+        Assert.Equal(0, status);
+        Assert.Equal(string.Empty, stderr);
+        using JsonDocument doc = JsonDocument.Parse(stdout);
+        JsonElement root = doc.RootElement;
+        Assert.Equal([200L, 200L, 200L, 200L], root.GetProperty("vcpu_ops").EnumerateArray().Select(e => e.GetInt64()));
+        Assert.Equal(1.0, root.GetProperty("fairness").GetDouble(), 6);
+        Assert.Equal(1000, root.GetProperty("cost_model").GetProperty("vmm_ns").GetInt64());
+        Assert.Equal(50, root.GetProperty("cost_model").GetProperty("device_ns").GetProperty("com1").GetInt64());
+        Assert.True(root.GetProperty("contention_modelled").GetBoolean());
+        JsonElement vmm = root.GetProperty("actors").EnumerateArray().Single(a => a.GetProperty("actor").GetString() == "vmm");
+        // The 800 port writes, and each vCPU's last TDVMCALL (the stress guest's stop).
+        Assert.Equal(804, vmm.GetProperty("messages").GetInt64());
+        Assert.InRange(vmm.GetProperty("busy_ns").GetInt64(), 800 * (1000 + 50), 804 * (1000 + 50));
+        Assert.InRange(vmm.GetProperty("utilization").GetDouble(), 0.9, 1.0);
+        Assert.True(vmm.GetProperty("wait_ns").GetProperty("p99").GetInt64() > 0);
+        Assert.True(vmm.GetProperty("max_queue").GetInt64() >= 2);
+        Assert.Equal("vmm", root.GetProperty("bottleneck").GetString());
+        JsonElement com1 = root.GetProperty("devices").EnumerateArray().Single(d => d.GetProperty("device").GetString() == "com1");
+        Assert.Equal(800, com1.GetProperty("accesses").GetInt64());
+        Assert.Equal(800 * 50, com1.GetProperty("busy_ns").GetInt64());
+    }
+
+    [Fact]
+    public void RealTimeJson_HasNoCostModel()
+    {
+        (int status, string stdout, _) = Run("stress", "--op", "pio", "--count", "300", "--json");
+        Assert.Equal(0, status);
+        using JsonDocument doc = JsonDocument.Parse(stdout);
+        Assert.False(doc.RootElement.TryGetProperty("cost_model", out _));
+        Assert.False(doc.RootElement.GetProperty("contention_modelled").GetBoolean());
+        Assert.Contains(doc.RootElement.GetProperty("actors").EnumerateArray(), a => a.GetProperty("actor").GetString() == "tdx-module");
+    }
+
+    [Theory]
+    [InlineData("png")]
+    [InlineData("svg")]
+    public void SweepVcpus_PrintsAnArray_AndPlots(string format)
+    {
+        string folder = Directory.CreateTempSubdirectory("tdxsim-sweep-plot-").FullName;
+        try
+        {
+            string plot = Path.Combine(folder, "curve." + format);
+            (int status, string stdout, string stderr) = Run(
+                "stress", "--op", "pio", "--path", "paravirt", "--count", "400", "--deterministic", "--sweep-vcpus", "1,2,4",
+                "--vmm", "single,per-vcpu", "--json", "--plot", plot);
+            Assert.Equal(0, status);
+            using JsonDocument doc = JsonDocument.Parse(stdout);
+            JsonElement[] runs = [.. doc.RootElement.EnumerateArray()];
+            Assert.Equal(6, runs.Length);
+            Assert.Equal([1, 2, 4, 1, 2, 4], runs.Select(r => r.GetProperty("vcpus").GetInt32()));
+            Assert.Equal(["single", "single", "single", "per-vcpu", "per-vcpu", "per-vcpu"], runs.Select(r => r.GetProperty("vmm").GetString()));
+
+            // A single VMM saturates; one per vCPU scales.
+            double single4 = runs[2].GetProperty("ops_per_sec").GetDouble(), per4 = runs[5].GetProperty("ops_per_sec").GetDouble();
+            Assert.True(per4 > 2 * single4, $"{per4} against {single4}");
+            Assert.Contains("plot written", stderr, StringComparison.Ordinal);
+            byte[] image = File.ReadAllBytes(plot);
+            if (format == "png")
+            {
+                Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, image[..4]);
+            }
+            else
+            {
+                Assert.Contains("<svg", Encoding.UTF8.GetString(image), StringComparison.Ordinal);
+            }
+
+            Assert.True(image.Length > 5_000);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void SweepVcpus_WithoutJson_PrintsATable()
+    {
+        (int status, string stdout, _) = Run("stress", "--op", "pio", "--path", "paravirt", "--count", "200", "--deterministic", "--sweep-vcpus", "1,8");
+        Assert.Equal(0, status);
+        string[] lines = stdout.TrimEnd().Split('\n');
+        Assert.Equal(3, lines.Length);
+        Assert.Contains("bottleneck", lines[0], StringComparison.Ordinal);
+        Assert.Contains("vmm (100 %)", lines[2], StringComparison.Ordinal);
     }
 
     private static (int Status, string Stdout, string Stderr) Run(params string[] args)
