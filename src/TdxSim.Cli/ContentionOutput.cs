@@ -46,7 +46,7 @@ internal static class ContentionOutput
     }
 
     /// <summary>The report as a table: one line per actor and device, the busiest marked.</summary>
-    public static void WriteTable(TextWriter output, ContentionReport report, string indent = "  ")
+    public static void WriteTable(TextWriter output, ContentionReport report, string indent = "  ", int limit = int.MaxValue)
     {
         string source = report.Modelled ? "modelled in virtual time" : "measured";
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -54,11 +54,24 @@ internal static class ContentionOutput
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{indent}{"actor",-16} {"messages",10} {"busy ms",10} {"util",6} {"wait p50",10} {"wait p99",10} {"wait max",10} {"max q",6}"));
         ActorLoad? bottleneck = report.Bottleneck;
-        foreach (ActorLoad a in report.Actors.Concat(report.Devices))
+        List<ActorLoad> rows = [.. report.Actors.Concat(report.Devices)];
+        if (rows.Count > limit)
+        {
+            // The busiest first when not all fit.
+            rows = [.. rows.OrderByDescending(r => r.Utilization).ThenBy(r => r.Actor, StringComparer.Ordinal).Take(limit)];
+        }
+
+        foreach (ActorLoad a in rows)
         {
             string mark = ReferenceEquals(a, bottleneck) ? "  <- bottleneck" : string.Empty;
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{indent}{a.Actor,-16} {a.Messages,10:N0} {a.BusyNs / 1e6,10:F3} {a.Utilization,6:P0} {Ns(a.WaitP50),10} {Ns(a.WaitP99),10} {Ns(a.WaitMax),10} {a.MaxQueue,6}{mark}"));
+        }
+
+        int hidden = report.Actors.Count + report.Devices.Count - rows.Count;
+        if (hidden > 0)
+        {
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{indent}({hidden} less busy not shown; inspect --by actor on the log lists every actor)"));
         }
     }
 

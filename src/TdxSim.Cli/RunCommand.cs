@@ -159,7 +159,7 @@ internal static class RunCommand
     {
         using var outputs = RunOutputs.Open(scenario);
         using var signals = new SignalStop(stderr);
-        MachineResult result = TdMachine.Run(scenario, new MachineIo(stdout, outputs.Observers) { Interrupt = signals.Interrupt });
+        MachineResult result = TdMachine.Run(scenario, new MachineIo(stdout, outputs.Observers) { Interrupt = signals.Interrupt, Contention = !scenario.Quiet });
         bool outputsWritten = outputs.Complete(stderr);
 
         if (result.Undelivered.Total != 0)

@@ -57,6 +57,11 @@ internal static class Summary
         }
 
         console.Write(table);
+        if (result.Contention is { } contention)
+        {
+            console.Profile.Out.Writer.Flush();
+            ContentionOutput.WriteTable(stderr, contention, limit: 12);
+        }
     }
 
     private static string Latency(LatencyHistogram? h)
