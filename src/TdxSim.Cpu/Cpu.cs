@@ -83,6 +83,9 @@ public sealed unsafe class Cpu
     /// <summary>The architectural state, by reference: read and change it between <see cref="Run"/> calls.</summary>
     public ref CpuState State => ref _core->State;
 
+    /// <summary>Pause-loop exits taken so far (a spinning vCPU's yields; deterministic mode charges each a cost).</summary>
+    public ulong PauseExits => _core->PauseExits;
+
     /// <summary>Number of cached blocks (for tests and diagnostics).</summary>
     public int CachedBlockCount => _blocks.Count;
 

@@ -16,13 +16,20 @@ public sealed record CostModelSettings
 {
     /// <summary>The keys of <c>cost_model</c> that take one number.</summary>
     public static readonly IReadOnlyList<string> ScalarKeys =
-        ["instruction_ns", "transit_ns", "tdcall_ns", "td_exit_ns", "td_entry_ns", "vmm_ns", "other_ns"];
+        ["instruction_ns", "pause_exit_ns", "transit_ns", "tdcall_ns", "td_exit_ns", "td_entry_ns", "vmm_ns", "other_ns"];
 
     /// <summary>The keys of <c>cost_model</c> that take a mapping of names to numbers.</summary>
     public static readonly IReadOnlyList<string> MapKeys = ["leaf_ns", "subfn_ns", "device_ns", "message_ns"];
 
     /// <summary>Virtual nanoseconds per guest instruction retired.</summary>
     public double InstructionNs { get; init; } = 0.5;
+
+    /// <summary>
+    /// A pause-loop exit: a spinning vCPU leaves the guest after a few PAUSEs and the host runs something else, as
+    /// PLE does. Without it a spinner's yield would cost a few instructions of virtual time, and spinning vCPUs
+    /// would take thousands of turns while the lock holder waits for a VMM.
+    /// </summary>
+    public long PauseExitNs { get; init; } = 500;
 
     /// <summary>From a send to the message's arrival in the receiver's mailbox.</summary>
     public long TransitNs { get; init; }
@@ -132,6 +139,7 @@ public sealed record CostModelSettings
         switch (key)
         {
             case "transit_ns": return this with { TransitNs = ns };
+            case "pause_exit_ns": return this with { PauseExitNs = ns };
             case "tdcall_ns": return this with { TdcallNs = ns };
             case "td_exit_ns": return this with { TdExitNs = ns };
             case "td_entry_ns": return this with { TdEntryNs = ns };
@@ -169,7 +177,7 @@ public sealed record CostModelSettings
     /// <summary>Settings are equal when every cost is, the maps compared by content.</summary>
     public bool Equals(CostModelSettings? other) =>
         other is not null
-        && InstructionNs.Equals(other.InstructionNs) && TransitNs == other.TransitNs && TdcallNs == other.TdcallNs
+        && InstructionNs.Equals(other.InstructionNs) && PauseExitNs == other.PauseExitNs && TransitNs == other.TransitNs && TdcallNs == other.TdcallNs
         && TdExitNs == other.TdExitNs && TdEntryNs == other.TdEntryNs && VmmNs == other.VmmNs && OtherNs == other.OtherNs
         && SameMap(LeafNs, other.LeafNs) && SameMap(SubfnNs, other.SubfnNs)
         && SameMap(DeviceNs, other.DeviceNs) && SameMap(MessageNs, other.MessageNs);
@@ -186,6 +194,7 @@ public sealed record CostModelSettings
     public IEnumerable<(string Key, object Value)> Describe()
     {
         yield return ("instruction_ns", InstructionNs);
+        yield return ("pause_exit_ns", PauseExitNs);
         yield return ("transit_ns", TransitNs);
         yield return ("tdcall_ns", TdcallNs);
         yield return ("td_exit_ns", TdExitNs);
@@ -233,6 +242,7 @@ internal sealed class TdCostModel : IMessageCostModel
     private readonly CostModelSettings _settings;
     private readonly Cpu.Cpu[] _cpus;
     private readonly ulong[] _baseline;
+    private readonly ulong[] _pauseBaseline;
     private readonly Func<long> _now;
     private readonly Func<TdVmcallRequested, string?> _deviceOf;
     private readonly Dictionary<IActorRef, int> _roles = new(ReferenceEqualityComparer.Instance);
@@ -249,6 +259,7 @@ internal sealed class TdCostModel : IMessageCostModel
         _settings = settings;
         _cpus = cpus;
         _baseline = new ulong[cpus.Length];
+        _pauseBaseline = new ulong[cpus.Length];
         _now = now;
         _deviceOf = deviceOf;
         foreach ((string name, ushort leaf) in CostModelSettings.Leaves())
@@ -290,6 +301,7 @@ internal sealed class TdCostModel : IMessageCostModel
         if (role >= 0)
         {
             _baseline[role] = _cpus[role].State.InstructionsRetired;
+            _pauseBaseline[role] = _cpus[role].PauseExits;
             _fixedCost = message is TdcallCompleted or TdEntered ? _settings.TdEntryNs : 0;
             return;
         }
@@ -324,7 +336,8 @@ internal sealed class TdCostModel : IMessageCostModel
         if (role >= 0)
         {
             ulong delta = _cpus[role].State.InstructionsRetired - _baseline[role];
-            return (long)(delta * _settings.InstructionNs) + _fixedCost;
+            ulong pauses = _cpus[role].PauseExits - _pauseBaseline[role];
+            return (long)(delta * _settings.InstructionNs) + ((long)pauses * _settings.PauseExitNs) + _fixedCost;
         }
 
         return _fixedCost;

@@ -59,6 +59,9 @@ internal unsafe struct CpuCore
     /// <summary>PAUSEs since the last pause-loop exit.</summary>
     public uint PausesSinceExit;
 
+    /// <summary>Pause-loop exits taken so far.</summary>
+    public ulong PauseExits;
+
     // Exit information written by the handler that stops.
     public CoreExit Exit;
     public FaultDetail Detail;

@@ -27,6 +27,7 @@ internal static unsafe class SystemOps
         }
 
         c->PausesSinceExit = 0;
+        c->PauseExits++;
         return Status.Yield;
     }
 
