@@ -25,7 +25,8 @@ public sealed record LinuxBootState(ulong ZeroPage, ulong Cr3, ulong GdtBase, us
 /// <param name="MemoryBytes">Private memory of the TD: <c>[0, MemoryBytes)</c>.</param>
 /// <param name="CommandLine">The kernel command line (<c>--append</c>), or empty.</param>
 /// <param name="Initrd">The initial ramdisk bytes (<c>--initrd</c>), or null.</param>
-public sealed record BzImageOptions(ulong MemoryBytes, string CommandLine = "", ReadOnlyMemory<byte>? Initrd = null);
+/// <param name="Vcpus">vCPUs of the TD: one Processor Local x2APIC structure each in the MADT.</param>
+public sealed record BzImageOptions(ulong MemoryBytes, string CommandLine = "", ReadOnlyMemory<byte>? Initrd = null, int Vcpus = 1);
 
 /// <summary>
 /// Loads a Linux bzImage by the x86 boot protocol for its 64-bit entry (contract section 9): the setup header is
@@ -81,13 +82,13 @@ public static class BzImage
 
     /// <summary>Reads a kernel (and an initrd) file and loads it; messages name the path.</summary>
     /// <exception cref="ImageFormatException">A file is unreadable or the kernel is unusable (exit status 2).</exception>
-    public static GuestImage LoadFile(string kernelPath, string commandLine, string? initrdPath, ulong memoryBytes)
+    public static GuestImage LoadFile(string kernelPath, string commandLine, string? initrdPath, ulong memoryBytes, int vcpus = 1)
     {
         byte[] kernel = ReadFile(kernelPath, "kernel");
         byte[]? initrd = initrdPath is null ? null : ReadFile(initrdPath, "initrd");
         try
         {
-            return Load(kernel, new BzImageOptions(memoryBytes, commandLine, initrd is null ? (ReadOnlyMemory<byte>?)null : initrd));
+            return Load(kernel, new BzImageOptions(memoryBytes, commandLine, initrd is null ? (ReadOnlyMemory<byte>?)null : initrd, vcpus));
         }
         catch (ImageFormatException e)
         {
@@ -153,7 +154,7 @@ public static class BzImage
 
         ulong gigabytes = (memory + (1UL << 30) - 1) >> 30;
         ulong tablesEnd = Pml4Gpa + ((2 + gigabytes) * PageSize);
-        if (tablesEnd > LoaderAreaEnd)
+        if (tablesEnd > AcpiTables.RsdpGpa)
         {
             throw new ImageFormatException($"memory of 0x{memory:x} bytes needs more identity-mapping page tables than fit below 1 MiB");
         }
@@ -187,6 +188,8 @@ public static class BzImage
         segments.Add(new ImageSegment(CommandLineGpa, cmdlineBytes, (ulong)cmdlineBytes.Length));
         segments.Add(new ImageSegment(GdtGpa, gdt, (ulong)gdt.Length));
         segments.Add(new ImageSegment(Pml4Gpa, tables, (ulong)tables.Length));
+        byte[] acpi = AcpiTables.Build(options.Vcpus);
+        segments.Add(new ImageSegment(AcpiTables.RsdpGpa, acpi, (ulong)acpi.Length));
         return new GuestImage(GuestImageFormat.BzImage, prefAddress + StartupOffset64, segments)
         {
             Linux = new LinuxBootState(ZeroPageGpa, Pml4Gpa, GdtGpa, (ushort)(gdt.Length - 1)),
@@ -207,6 +210,7 @@ public static class BzImage
         BinaryPrimitives.WriteUInt32LittleEndian(z[0x0C0..], (uint)(initrd >> 32));     // ext_ramdisk_image
         BinaryPrimitives.WriteUInt32LittleEndian(z[0x0C4..], (uint)(initrdSize >> 32)); // ext_ramdisk_size
         BinaryPrimitives.WriteUInt32LittleEndian(z[0x0C8..], 0);                         // ext_cmd_line_ptr
+        BinaryPrimitives.WriteUInt64LittleEndian(z[0x070..], AcpiTables.RsdpGpa);       // acpi_rsdp_addr
         _ = cmdlineLength;
 
         // e820: RAM below the loader area, the loader area reserved, RAM from 1 MiB to the end of memory.

@@ -278,7 +278,7 @@ public static class TdMachine
         {
             try
             {
-                return BzImage.LoadFile(kernelPath, scenario.Append, scenario.InitrdPath, scenario.Memory);
+                return BzImage.LoadFile(kernelPath, scenario.Append, scenario.InitrdPath, scenario.Memory, scenario.Vcpus);
             }
             catch (ImageFormatException e)
             {
