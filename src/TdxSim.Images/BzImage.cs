@@ -72,6 +72,7 @@ public static class BzImage
     private const int E820Max = 128;
     private const uint E820Ram = 1;
     private const uint E820Reserved = 2;
+    private const uint E820Acpi = 3;
     private const ulong PageSize = 0x1000;
 
     /// <summary>True when the bytes carry a boot-protocol setup header (boot flag 0xAA55 and "HdrS").</summary>
@@ -177,7 +178,7 @@ public static class BzImage
             segments.Add(new ImageSegment(initrdGpa, initrd, initrdSize));
         }
 
-        byte[] zeroPage = BuildZeroPage(bytes[SetupHeaderOffset..headerEnd], prefAddress, cmdline.Length, initrdGpa, initrdSize, memory);
+        byte[] zeroPage = BuildZeroPage(bytes[SetupHeaderOffset..headerEnd], prefAddress, cmdline.Length, initrdGpa, initrdSize, memory, tablesEnd);
         byte[] cmdlineBytes = new byte[cmdline.Length + 1];
         cmdline.CopyTo(cmdlineBytes, 0);
         byte[] gdt = BuildGdt();
@@ -196,7 +197,7 @@ public static class BzImage
         };
     }
 
-    private static byte[] BuildZeroPage(ReadOnlySpan<byte> header, ulong load, int cmdlineLength, ulong initrd, ulong initrdSize, ulong memory)
+    private static byte[] BuildZeroPage(ReadOnlySpan<byte> header, ulong load, int cmdlineLength, ulong initrd, ulong initrdSize, ulong memory, ulong loaderEnd)
     {
         var zp = new byte[PageSize];
         Span<byte> z = zp;
@@ -213,11 +214,18 @@ public static class BzImage
         BinaryPrimitives.WriteUInt64LittleEndian(z[0x070..], AcpiTables.RsdpGpa);       // acpi_rsdp_addr
         _ = cmdlineLength;
 
-        // e820: RAM below the loader area, the loader area reserved, RAM from 1 MiB to the end of memory.
+        // e820: RAM below the loader area, the loader's structures reserved, RAM up to the ACPI tables (Linux needs
+        // memory below 1 MiB for its real-mode trampoline), the tables, the rest below 1 MiB reserved, RAM from 1 MiB
+        // to the end of memory.
         (ulong Start, ulong End, uint Type)[] map =
         [
             (0, LoaderArea, E820Ram),
-            (LoaderArea, LoaderAreaEnd, E820Reserved),
+            (LoaderArea, loaderEnd, E820Reserved),
+            (loaderEnd, AcpiTables.RsdpGpa, E820Ram),
+
+            // ACPI tables as ACPI-typed memory: a TDX guest maps them private (ioremap maps reserved memory shared).
+            (AcpiTables.RsdpGpa, AcpiTables.RsdpGpa + AcpiTables.Size, E820Acpi),
+            (AcpiTables.RsdpGpa + AcpiTables.Size, LoaderAreaEnd, E820Reserved),
             (LoaderAreaEnd, memory, E820Ram),
         ];
         int n = 0;

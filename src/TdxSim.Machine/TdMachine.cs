@@ -74,6 +74,7 @@ public static class TdMachine
             new VmmOptions
             {
                 VcpuCount = scenario.Vcpus,
+                Cpuid = image.Linux is not null ? Vmm.Cpuid.CpuidTable.CreateDefault(Vmm.Cpuid.CpuidTable.KvmSignature) : Vmm.Cpuid.CpuidTable.CreateDefault(),
                 MapGpaRetryAfterEachChunk = scenario.VmmSettings.MapGpaRetry,
                 ResumeAfterReportFatalError = scenario.VmmSettings.OnFatalError == FatalErrorPolicy.Resume,
                 Msrs = BuildMsrTable(scenario.VmmSettings),
