@@ -29,6 +29,7 @@ public sealed unsafe class Cpu
     private readonly BlockBuilder _builder;
     private readonly Dictionary<ulong, Block> _blocks = [];
     private readonly Block?[] _l1 = new Block?[L1Size];
+    private readonly TlbEntry[] _tlb = GC.AllocateArray<TlbEntry>(Paging.TlbEntries, pinned: true);
 
     /// <summary>Creates vCPU <paramref name="vcpuIndex"/> over <paramref name="memory"/>, at reset state (RFLAGS = 2, every
     /// register and RIP 0).</summary>
@@ -68,6 +69,15 @@ public sealed unsafe class Cpu
         _core->RepChunk = (uint)options.RepChunk;
         _core->PauseExitInterval = (uint)options.PauseExitInterval;
         _core->State.Rflags = CpuState.ResetRflags;
+        _core->Tlb = (TlbEntry*)Unsafe.AsPointer(ref _tlb[0]);
+        _core->GuestIdt = options.GuestSystem ? (byte)1 : (byte)0;
+        _core->GuestSystem = _core->GuestIdt;
+        _core->TlbCr0 = ulong.MaxValue;
+        _core->State.Pat = 0x0007_0406_0007_0406;
+        _core->State.Mxcsr = 0x1F80;
+        _core->State.Fcw = 0x37F;
+        _core->State.Xcr0 = 1;
+        Paging.Flush(_core);
         _builder = new BlockBuilder(memory, options.MaxBlockInstructions);
     }
 
@@ -108,6 +118,7 @@ public sealed unsafe class Cpu
     public CpuExit Run(ulong maxInstructions)
     {
         CpuCore* c = _core;
+        SystemOps.SyncTranslation(c);
         c->State.Rflags = (c->State.Rflags | CpuState.ResetRflags) & ~(Rflags.Rf | (1UL << 3) | (1UL << 5) | (1UL << 15) | ~((1UL << 22) - 1));
         c->Exit = CoreExit.None;
         ulong remaining = maxInstructions;
@@ -127,11 +138,17 @@ public sealed unsafe class Cpu
                     b = prev.Link1;
                 }
 
-                if (b == null || !b.IsCurrent)
+                if (b == null || !b.IsCurrent || (b.Epoch != c->TlbEpoch && !Revalidate(c, b)))
                 {
                     b = Lookup(c, rip);
                     if (b == null)
                     {
+                        if (DeliverFault(c, rip))
+                        {
+                            prev = null;
+                            continue;
+                        }
+
                         return FetchFault(c, rip);
                     }
 
@@ -152,6 +169,11 @@ public sealed unsafe class Cpu
                 b = Lookup(c, rip);
                 if (b == null)
                 {
+                    if (DeliverFault(c, rip))
+                    {
+                        continue;
+                    }
+
                     return FetchFault(c, rip);
                 }
             }
@@ -223,7 +245,13 @@ public sealed unsafe class Cpu
                     break;
                 default:
                     c->State.InstructionsRetired += (ulong)i;
+                    remaining -= (ulong)i;
                     c->State.Rip = op->Rip;
+                    if (DeliverFault(c, op->Rip))
+                    {
+                        break;
+                    }
+
                     return MakeExit(c, op, b.Details?[i]);
             }
         }
@@ -235,14 +263,14 @@ public sealed unsafe class Cpu
     {
         int slot = (int)((rip ^ (rip >> 12)) & (L1Size - 1));
         Block? b = _l1[slot];
-        if (b != null && b.Start == rip && b.IsCurrent)
+        if (b != null && b.Start == rip && b.IsCurrent && (b.Epoch == c->TlbEpoch || Revalidate(c, b)))
         {
             return b;
         }
 
         if (_blocks.TryGetValue(rip, out b))
         {
-            if (b.IsCurrent)
+            if (b.IsCurrent && (b.Epoch == c->TlbEpoch || Revalidate(c, b)))
             {
                 _l1[slot] = b;
                 return b;
@@ -266,6 +294,87 @@ public sealed unsafe class Cpu
         _blocks[rip] = b;
         _l1[slot] = b;
         return b;
+    }
+
+    /// <summary>After a TLB flush: whether the block's linear pages still map to the guest-physical pages it was
+    /// decoded from (then it is stamped with the current epoch).</summary>
+    private static bool Revalidate(CpuCore* c, Block b)
+    {
+        CoreExit saved = c->Exit;
+        bool ok = Maps(c, b.Start, b.PhysPage0)
+            && (b.LinearPage1 == ulong.MaxValue || Maps(c, b.LinearPage1 << GuestPhysical.PageShift, b.PhysPage1));
+        c->Exit = saved;
+        if (ok)
+        {
+            b.Epoch = c->TlbEpoch;
+        }
+
+        return ok;
+    }
+
+    private static bool Maps(CpuCore* c, ulong la, ulong physPage)
+    {
+        if (c->Paging == 0)
+        {
+            return la >> GuestPhysical.PageShift == physPage;
+        }
+
+        return Paging.Translate(c, la, Access.Fetch, out ulong gpa) && gpa >> GuestPhysical.PageShift == physPage;
+    }
+
+    /// <summary>
+    /// With the guest's IDT in use: delivers the exception stored in the core (the faulting instruction at
+    /// <paramref name="rip"/>) and returns true; false when it must end the run instead (no IDT, an unimplemented
+    /// instruction, or a triple fault, which is then stored as the exit).
+    /// </summary>
+    private static bool DeliverFault(CpuCore* c, ulong rip)
+    {
+        if (c->GuestIdt == 0 || c->Exit != CoreExit.Exception || c->State.IdtrLimit == 0
+            || c->Detail is FaultDetail.Unsupported or FaultDetail.StraddlingWrite or FaultDetail.TripleFault)
+        {
+            return false;
+        }
+
+        c->Exit = CoreExit.None;
+        c->State.Rip = rip;
+        return Interrupts.Deliver(c, c->Vector, c->ErrorCode);
+    }
+
+    /// <summary>Whether exceptions and #VE go through the guest's own IDT (<see cref="CpuOptions.GuestSystem"/> and
+    /// an IDT loaded).</summary>
+    public bool HasGuestIdt => _core->GuestIdt != 0 && _core->State.IdtrLimit != 0;
+
+    /// <summary>
+    /// Delivers exception <paramref name="vector"/> (with <paramref name="errorCode"/> when the vector takes one) through
+    /// the guest's IDT at the current RIP, as the TDX module injects #VE (20) or #GP (13). Null when delivered; else
+    /// the triple-fault exit that ends the run.
+    /// </summary>
+    public CpuExit? Inject(byte vector, uint errorCode = 0)
+    {
+        CpuCore* c = _core;
+        SystemOps.SyncTranslation(c);
+        c->Exit = CoreExit.None;
+        if (Interrupts.Deliver(c, vector, errorCode))
+        {
+            return null;
+        }
+
+        return MakeExit(c, null, null);
+    }
+
+    /// <summary>Reads guest memory at a linear address (through the guest's page tables when paging is on) for
+    /// diagnostics, without setting A/D bits; false when some byte is unmapped or not private memory.</summary>
+    public bool TryReadLinear(ulong la, Span<byte> destination)
+    {
+        for (int k = 0; k < destination.Length; k++)
+        {
+            if (!Paging.TryPeek(_core, la + (ulong)k, out ulong gpa) || !_memory.TryReadPrivate(gpa, destination.Slice(k, 1)))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     private CpuExit FetchFault(CpuCore* c, ulong rip)
@@ -320,6 +429,12 @@ public sealed unsafe class Cpu
         FaultDetail.Unsupported => "#UD: unsupported instruction",
         FaultDetail.NotCodeSegment64 => $"#GP(0x{c->ErrorCode:x}): far return to a selector that is not a present 64-bit code segment in the GDT",
         FaultDetail.BadSegmentSelector => $"#GP(0x{c->ErrorCode:x}): segment selector beyond the GDT limit or not present",
+        FaultDetail.PageFault => $"#PF(0x{c->ErrorCode:x}) at linear address 0x{c->VeGla:x} (CR3 0x{c->State.Cr3:x}; no IDT to deliver it)",
+        FaultDetail.NonCanonical => $"#GP(0): non-canonical address 0x{c->VeGla:x}",
+        FaultDetail.StraddlingWrite => $"a write at 0x{c->VeGla:x} straddles two linear pages that are not adjacent in guest-physical memory (not implemented)",
+        FaultDetail.TripleFault => $"triple fault: exception {c->VeQualification} while delivering #DF (IDT base 0x{c->State.IdtrBase:x}, limit 0x{c->State.IdtrLimit:x}, RSP 0x{c->State.Gpr[Gpr.Rsp]:x})",
+        FaultDetail.BadGate => $"#GP(0x{c->ErrorCode:x}): IDT gate not present or not a 64-bit interrupt/trap gate",
+        FaultDetail.BadTss => $"#TS(0x{c->ErrorCode:x}): bad task register or TSS",
         _ => c->Vector switch
         {
             CpuExit.GeneralProtection => "#GP(0)",
@@ -334,7 +449,7 @@ public sealed unsafe class Cpu
     {
         Span<byte> bytes = stackalloc byte[15];
         int n = 15;
-        while (n > 0 && !_memory.TryReadPrivate(rip, bytes[..n]))
+        while (n > 0 && !TryReadLinear(rip, bytes[..n]))
         {
             n--;
         }

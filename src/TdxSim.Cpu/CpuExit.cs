@@ -38,7 +38,13 @@ public readonly struct CpuExit
     public const byte InvalidOpcode = 6;
 
     /// <inheritdoc cref="DivideError"/>
+    public const byte DoubleFault = 8;
+
+    /// <inheritdoc cref="DivideError"/>
     public const byte GeneralProtection = 13;
+
+    /// <inheritdoc cref="DivideError"/>
+    public const byte PageFaultVector = 14;
 
     /// <inheritdoc cref="DivideError"/>
     public const byte VirtualizationExceptionVector = 20;

@@ -22,4 +22,13 @@ public sealed record CpuOptions
     /// as PLE makes a spinning vCPU exit so the host can schedule the vCPU holding the lock. 0 (the default): never.
     /// </summary>
     public int PauseExitInterval { get; init; }
+
+    /// <summary>
+    /// A whole x86-64 system, as a Linux kernel needs it: linear addresses translate through the guest's 4-level page
+    /// tables (CR3) once CR0.PG, CR4.PAE and EFER.LMA are set, with a TLB; exceptions go through the guest's IDT once
+    /// LIDT loaded one (a fault during delivery escalates to #DF, then to a triple fault, which ends the run); the MSRs
+    /// the CPU owns (FS/GS bases, KERNEL_GS_BASE, EFER, SYSCALL MSRs, TSC_AUX, PAT) are read and written natively.
+    /// Off (the default): linear = guest-physical and every fault is an exit, as the built-in guests expect.
+    /// </summary>
+    public bool GuestSystem { get; init; }
 }

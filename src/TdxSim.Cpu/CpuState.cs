@@ -66,6 +66,36 @@ public struct CpuState
     /// <summary>Segment selectors CS, DS, ES, SS, FS, GS (long mode: only FS and GS have bases, in <see cref="FsBase"/>/<see cref="GsBase"/>).</summary>
     public ushort Cs, Ds, Es, Ss, Fs, Gs;
 
+    /// <summary>IA32_KERNEL_GS_BASE (SWAPGS exchanges it with <see cref="GsBase"/>).</summary>
+    public ulong KernelGsBase;
+
+    /// <summary>IA32_STAR, IA32_LSTAR, IA32_CSTAR, IA32_FMASK (SYSCALL), IA32_TSC_AUX (RDTSCP), IA32_PAT.</summary>
+    public ulong Star, Lstar, Cstar, Fmask, TscAux, Pat;
+
+    /// <summary>XCR0 (XSETBV): x87 at reset.</summary>
+    public ulong Xcr0;
+
+    /// <summary>Task register: selector, base and limit from the 16-byte TSS descriptor LTR loaded.</summary>
+    public ulong TrBase;
+
+    /// <inheritdoc cref="TrBase"/>
+    public uint TrLimit;
+
+    /// <summary>MXCSR (LDMXCSR/STMXCSR, FXSAVE/FXRSTOR).</summary>
+    public uint Mxcsr;
+
+    /// <summary>Task register and LDT register selectors.</summary>
+    public ushort Tr, Ldtr;
+
+    /// <summary>x87 control and status words (FNINIT, FNSTCW, FNSTSW, FLDCW, FXSAVE).</summary>
+    public ushort Fcw, Fsw;
+
+    /// <summary>Debug registers DR0-DR3, DR6, DR7 (plain state: no breakpoints fire).</summary>
+    public ulong Dr0, Dr1, Dr2, Dr3, Dr6, Dr7;
+
+    /// <summary>Exceptions and interrupts delivered through the guest's IDT.</summary>
+    public ulong InterruptsDelivered;
+
     /// <summary>CR0 of a vCPU entering 64-bit mode: PG | WP | NE | ET | MP | PE.</summary>
     public const ulong LongModeCr0 = 0x8005_0033;
 

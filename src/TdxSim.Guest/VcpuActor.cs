@@ -236,9 +236,24 @@ public sealed class VcpuActor : TdxActor
                 Resume();
                 return;
 
+            case TdEntryAction.VeInjected when _cpu.HasGuestIdt:
+                // The guest has its own IDT (Linux): the module stored the VE info; vector 20 goes to the guest's own
+                // #VE handler, which reads it with TDG.VP.VEINFO.GET and does its own TDG.VP.VMCALLs.
+                _stats.CountVe(entry.Exit.ExitReason);
+                InjectAndResume(rip, CpuExit.VirtualizationExceptionVector, 0);
+                return;
+
             case TdEntryAction.VeInjected when _setup.Kernel.LinuxGuest:
                 _stats.CountVe(entry.Exit.ExitReason);
-                Fatal(rip, $"#VE ({entry.Exit.ReasonName}, qualification 0x{entry.Exit.ExitQualification:x}) for a Linux guest: delivery through the guest's IDT is not implemented yet");
+                Fatal(rip, $"#VE ({entry.Exit.ReasonName}, qualification 0x{entry.Exit.ExitQualification:x}) before the guest loaded an IDT");
+                return;
+
+            case TdEntryAction.DoubleFaultInjected when _cpu.HasGuestIdt:
+                InjectAndResume(rip, CpuExit.DoubleFault, 0);
+                return;
+
+            case TdEntryAction.GeneralProtectionInjected when _cpu.HasGuestIdt:
+                InjectAndResume(rip, CpuExit.GeneralProtection, 0);
                 return;
 
             case TdEntryAction.VeInjected:
@@ -259,6 +274,17 @@ public sealed class VcpuActor : TdxActor
                 Fatal(rip, $"the TD was killed on {entry.Exit.ReasonName} at GPA 0x{entry.Exit.Gpa:x}");
                 return;
         }
+    }
+
+    private void InjectAndResume(ulong rip, byte vector, uint errorCode)
+    {
+        if (_cpu.Inject(vector, errorCode) is CpuExit fatal)
+        {
+            Fatal(rip, fatal.Detail ?? $"exception {vector} could not be delivered");
+            return;
+        }
+
+        Resume();
     }
 
     private void Continue(KernelStep step)
@@ -350,7 +376,7 @@ public sealed class VcpuActor : TdxActor
 
     private void Fatal(ulong rip, string reason)
     {
-        StopWith(GuestStopKind.GuestFatal, InstructionBytes.FatalDetail(_setup.Index, _cpu.Memory, rip, reason));
+        StopWith(GuestStopKind.GuestFatal, InstructionBytes.FatalDetail(_setup.Index, _cpu, rip, reason));
         _deadState = "fatal";
     }
 

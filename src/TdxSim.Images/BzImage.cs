@@ -25,7 +25,8 @@ public sealed record LinuxBootState(ulong ZeroPage, ulong Cr3, ulong GdtBase, us
 /// <param name="MemoryBytes">Private memory of the TD: <c>[0, MemoryBytes)</c>.</param>
 /// <param name="CommandLine">The kernel command line (<c>--append</c>), or empty.</param>
 /// <param name="Initrd">The initial ramdisk bytes (<c>--initrd</c>), or null.</param>
-public sealed record BzImageOptions(ulong MemoryBytes, string CommandLine = "", ReadOnlyMemory<byte>? Initrd = null);
+/// <param name="Vcpus">vCPUs of the TD: one Processor Local x2APIC structure each in the MADT.</param>
+public sealed record BzImageOptions(ulong MemoryBytes, string CommandLine = "", ReadOnlyMemory<byte>? Initrd = null, int Vcpus = 1);
 
 /// <summary>
 /// Loads a Linux bzImage by the x86 boot protocol for its 64-bit entry (contract section 9): the setup header is
@@ -71,6 +72,7 @@ public static class BzImage
     private const int E820Max = 128;
     private const uint E820Ram = 1;
     private const uint E820Reserved = 2;
+    private const uint E820Acpi = 3;
     private const ulong PageSize = 0x1000;
 
     /// <summary>True when the bytes carry a boot-protocol setup header (boot flag 0xAA55 and "HdrS").</summary>
@@ -81,13 +83,13 @@ public static class BzImage
 
     /// <summary>Reads a kernel (and an initrd) file and loads it; messages name the path.</summary>
     /// <exception cref="ImageFormatException">A file is unreadable or the kernel is unusable (exit status 2).</exception>
-    public static GuestImage LoadFile(string kernelPath, string commandLine, string? initrdPath, ulong memoryBytes)
+    public static GuestImage LoadFile(string kernelPath, string commandLine, string? initrdPath, ulong memoryBytes, int vcpus = 1)
     {
         byte[] kernel = ReadFile(kernelPath, "kernel");
         byte[]? initrd = initrdPath is null ? null : ReadFile(initrdPath, "initrd");
         try
         {
-            return Load(kernel, new BzImageOptions(memoryBytes, commandLine, initrd is null ? (ReadOnlyMemory<byte>?)null : initrd));
+            return Load(kernel, new BzImageOptions(memoryBytes, commandLine, initrd is null ? (ReadOnlyMemory<byte>?)null : initrd, vcpus));
         }
         catch (ImageFormatException e)
         {
@@ -153,7 +155,7 @@ public static class BzImage
 
         ulong gigabytes = (memory + (1UL << 30) - 1) >> 30;
         ulong tablesEnd = Pml4Gpa + ((2 + gigabytes) * PageSize);
-        if (tablesEnd > LoaderAreaEnd)
+        if (tablesEnd > AcpiTables.RsdpGpa)
         {
             throw new ImageFormatException($"memory of 0x{memory:x} bytes needs more identity-mapping page tables than fit below 1 MiB");
         }
@@ -176,7 +178,7 @@ public static class BzImage
             segments.Add(new ImageSegment(initrdGpa, initrd, initrdSize));
         }
 
-        byte[] zeroPage = BuildZeroPage(bytes[SetupHeaderOffset..headerEnd], prefAddress, cmdline.Length, initrdGpa, initrdSize, memory);
+        byte[] zeroPage = BuildZeroPage(bytes[SetupHeaderOffset..headerEnd], prefAddress, cmdline.Length, initrdGpa, initrdSize, memory, tablesEnd);
         byte[] cmdlineBytes = new byte[cmdline.Length + 1];
         cmdline.CopyTo(cmdlineBytes, 0);
         byte[] gdt = BuildGdt();
@@ -187,13 +189,15 @@ public static class BzImage
         segments.Add(new ImageSegment(CommandLineGpa, cmdlineBytes, (ulong)cmdlineBytes.Length));
         segments.Add(new ImageSegment(GdtGpa, gdt, (ulong)gdt.Length));
         segments.Add(new ImageSegment(Pml4Gpa, tables, (ulong)tables.Length));
+        byte[] acpi = AcpiTables.Build(options.Vcpus);
+        segments.Add(new ImageSegment(AcpiTables.RsdpGpa, acpi, (ulong)acpi.Length));
         return new GuestImage(GuestImageFormat.BzImage, prefAddress + StartupOffset64, segments)
         {
             Linux = new LinuxBootState(ZeroPageGpa, Pml4Gpa, GdtGpa, (ushort)(gdt.Length - 1)),
         };
     }
 
-    private static byte[] BuildZeroPage(ReadOnlySpan<byte> header, ulong load, int cmdlineLength, ulong initrd, ulong initrdSize, ulong memory)
+    private static byte[] BuildZeroPage(ReadOnlySpan<byte> header, ulong load, int cmdlineLength, ulong initrd, ulong initrdSize, ulong memory, ulong loaderEnd)
     {
         var zp = new byte[PageSize];
         Span<byte> z = zp;
@@ -207,13 +211,21 @@ public static class BzImage
         BinaryPrimitives.WriteUInt32LittleEndian(z[0x0C0..], (uint)(initrd >> 32));     // ext_ramdisk_image
         BinaryPrimitives.WriteUInt32LittleEndian(z[0x0C4..], (uint)(initrdSize >> 32)); // ext_ramdisk_size
         BinaryPrimitives.WriteUInt32LittleEndian(z[0x0C8..], 0);                         // ext_cmd_line_ptr
+        BinaryPrimitives.WriteUInt64LittleEndian(z[0x070..], AcpiTables.RsdpGpa);       // acpi_rsdp_addr
         _ = cmdlineLength;
 
-        // e820: RAM below the loader area, the loader area reserved, RAM from 1 MiB to the end of memory.
+        // e820: RAM below the loader area, the loader's structures reserved, RAM up to the ACPI tables (Linux needs
+        // memory below 1 MiB for its real-mode trampoline), the tables, the rest below 1 MiB reserved, RAM from 1 MiB
+        // to the end of memory.
         (ulong Start, ulong End, uint Type)[] map =
         [
             (0, LoaderArea, E820Ram),
-            (LoaderArea, LoaderAreaEnd, E820Reserved),
+            (LoaderArea, loaderEnd, E820Reserved),
+            (loaderEnd, AcpiTables.RsdpGpa, E820Ram),
+
+            // ACPI tables as ACPI-typed memory: a TDX guest maps them private (ioremap maps reserved memory shared).
+            (AcpiTables.RsdpGpa, AcpiTables.RsdpGpa + AcpiTables.Size, E820Acpi),
+            (AcpiTables.RsdpGpa + AcpiTables.Size, LoaderAreaEnd, E820Reserved),
             (LoaderAreaEnd, memory, E820Ram),
         ];
         int n = 0;

@@ -79,6 +79,7 @@ public static class TdMachine
             new VmmOptions
             {
                 VcpuCount = scenario.Vcpus,
+                Cpuid = image.Linux is not null ? Vmm.Cpuid.CpuidTable.CreateDefault(Vmm.Cpuid.CpuidTable.KvmSignature) : Vmm.Cpuid.CpuidTable.CreateDefault(),
                 MapGpaRetryAfterEachChunk = scenario.VmmSettings.MapGpaRetry,
                 ResumeAfterReportFatalError = scenario.VmmSettings.OnFatalError == FatalErrorPolicy.Resume,
                 Msrs = BuildMsrTable(scenario.VmmSettings),
@@ -91,7 +92,9 @@ public static class TdMachine
             new TdxModuleOptions
             {
                 NumVcpus = scenario.Vcpus,
-                Attributes = scenario.TdAttributes,
+                // A Linux guest with no td_attributes gets SEPT_VE_DISABLE, as QEMU's TDX default (sept-ve-disable=on):
+                // Linux refuses to run a non-debug TD where EPT-violation #VEs on private memory could reach it.
+                Attributes = scenario.TdAttributes == 0 && image.Linux is not null ? Abi.TdAttributes.SeptVeDisable : scenario.TdAttributes,
                 Mrtd = Measure(image),
                 Seed = scenario.Seed,
             },
@@ -101,7 +104,7 @@ public static class TdMachine
         var stats = new VcpuStatistics[scenario.Vcpus];
         for (int i = 0; i < cpus.Length; i++)
         {
-            cpus[i] = new Cpu.Cpu(memory, i, new Cpu.CpuOptions { PauseExitInterval = PauseExitInterval });
+            cpus[i] = new Cpu.Cpu(memory, i, new Cpu.CpuOptions { PauseExitInterval = PauseExitInterval, GuestSystem = image.Linux is not null });
             stats[i] = new VcpuStatistics { WarmupRoundTrips = io.WarmupRoundTrips is { } warm && i < warm.Count ? warm[i] : 0 };
             ResetVcpu(ref cpus[i].State, i, scenario, image);
         }
@@ -121,7 +124,7 @@ public static class TdMachine
             scenario.TimeLimitMs is ulong limitMs ? MillisecondsToNs(limitMs) : null,
             scenario.ReplyTimeoutMs == 0 ? null : MillisecondsToNs(scenario.ReplyTimeoutMs),
             scenario.VmmSettings.OnFatalError == FatalErrorPolicy.Resume,
-            (vcpu, rip, reason) => InstructionBytes.FatalDetail(vcpu, memory, rip, reason),
+            (vcpu, rip, reason) => InstructionBytes.FatalDetail(vcpu, cpus[vcpu], rip, reason),
             completion);
 
         Akka.Configuration.Config config = RuntimeConfig.Build(scenario.Deterministic, scenario.Seed, scenario.AkkaConfig);
@@ -324,7 +327,7 @@ public static class TdMachine
         {
             try
             {
-                return BzImage.LoadFile(kernelPath, scenario.Append, scenario.InitrdPath, scenario.Memory);
+                return BzImage.LoadFile(kernelPath, scenario.Append, scenario.InitrdPath, scenario.Memory, scenario.Vcpus);
             }
             catch (ImageFormatException e)
             {

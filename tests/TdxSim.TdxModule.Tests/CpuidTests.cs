@@ -49,6 +49,8 @@ public sealed class CpuidTests
         Assert.Equal(1UL, (ecx >> 31) & 1);         // hypervisor
         Assert.Equal(1UL, (ecx >> 21) & 1);         // x2APIC
         Assert.Equal(0UL, (ecx >> 27) & 1);         // OSXSAVE
+        Assert.Equal(1UL, (ecx >> 26) & 1);         // XSAVE
+        Assert.Equal(1UL, (ecx >> 30) & 1);         // RDRAND
         Assert.Equal(1UL, (edx >> 25) & 1);         // SSE
         Assert.Equal(1UL, (edx >> 26) & 1);         // SSE2
         Assert.Equal(1UL, (edx >> 28) & 1);         // HTT: several logical processors
@@ -85,7 +87,6 @@ public sealed class CpuidTests
     [InlineData(0x2u, 0u)]
     [InlineData(0x4u, 0u)]
     [InlineData(0x6u, 0u)]
-    [InlineData(0xDu, 0u)]
     [InlineData(0x1Fu, 0u)]
     [InlineData(0x8000_0002u, 0u)]
     [InlineData(0x8000_0006u, 0u)]
@@ -201,5 +202,17 @@ public sealed class CpuidTests
         // Emulated leaves do not touch VE info, so they still work.
         Assert.Equal(TdEntryAction.Emulated, h.Cpuid(0, 0).Action);
         Assert.Equal(3, h.Core.Counters.Exit(VeExitReason.Cpuid));
+    }
+
+    [Theory]
+    [InlineData(0u, 0x3u, 576u)]
+    [InlineData(1u, 0u, 0u)]
+    [InlineData(2u, 0u, 0u)]
+    public void LeafD_EnumeratesX87AndSseOnly(uint subleaf, uint eax, uint ebx)
+    {
+        var v = new TdxSim.TdxModule.Virtualization.CpuidVirtualization(new TdxModuleOptions { NumVcpus = 1 });
+        Assert.True(v.TryGet(0xD, subleaf, 0, 0, out var r));
+        Assert.Equal(eax, r.Eax);
+        Assert.Equal(ebx, r.Ebx);
     }
 }

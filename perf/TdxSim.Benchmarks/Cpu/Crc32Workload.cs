@@ -23,7 +23,18 @@ public sealed class Crc32Workload : IDisposable
     private TdxSim.Cpu.Cpu? _cpu;
     private ulong _entry;
 
-    public Crc32Workload(string elfPath) => _elf = File.ReadAllBytes(elfPath);
+    public Crc32Workload(string elfPath, bool paging = false)
+    {
+        _elf = File.ReadAllBytes(elfPath);
+        Paging = paging;
+    }
+
+    /// <summary>Whether the guest runs with paging on (CpuOptions.GuestSystem): its memory identity-mapped by 4 KiB
+    /// pages in 4-level tables the workload builds above the guest's memory, so every access goes through the TLB.</summary>
+    public bool Paging { get; }
+
+    private const ulong TablesBase = MemorySize;
+    private const ulong TablesSize = 0x10_0000;
 
     /// <summary>Guest instructions retired by the last <see cref="Run"/>.</summary>
     public ulong InstructionsRetired { get; private set; }
@@ -71,9 +82,14 @@ public sealed class Crc32Workload : IDisposable
     public void Prepare()
     {
         _memory?.Dispose();
-        _memory = new GuestPhysicalMemory(MemorySize);
+        _memory = new GuestPhysicalMemory(Paging ? MemorySize + TablesSize : MemorySize);
         _entry = LoadElf(_memory, _elf);
-        _cpu = new TdxSim.Cpu.Cpu(_memory);
+        if (Paging)
+        {
+            BuildIdentityTables(_memory);
+        }
+
+        _cpu = new TdxSim.Cpu.Cpu(_memory, 0, new CpuOptions { GuestSystem = Paging });
     }
 
     /// <summary>Runs the guest from its entry to the debug exit (the vCPU and its decoded blocks are reused across
@@ -87,6 +103,14 @@ public sealed class Crc32Workload : IDisposable
         s.Rflags = CpuState.ResetRflags;
         s.Rip = _entry;
         s.Gpr[Gpr.Rsp] = MemorySize;
+        if (Paging)
+        {
+            s.Cr0 = CpuState.LongModeCr0;
+            s.Cr4 = CpuState.LongModeCr4;
+            s.Efer = CpuState.LongModeEfer;
+            s.Cr3 = TablesBase;
+        }
+
         _outputLength = 0;
         while (true)
         {
@@ -123,6 +147,34 @@ public sealed class Crc32Workload : IDisposable
     }
 
     public void Dispose() => _memory?.Dispose();
+
+    /// <summary>PML4, PDPT, PD, then page tables of 4 KiB pages: linear = guest-physical over the guest's memory.</summary>
+    private static void BuildIdentityTables(GuestPhysicalMemory memory)
+    {
+        const ulong present = 1, writable = 2, page = 0x1000;
+        ulong pml4 = TablesBase, pdpt = pml4 + page, pd = pdpt + page, pt = pd + page;
+        byte[] entry = new byte[8];
+        void Write(ulong gpa, ulong value)
+        {
+            BinaryPrimitives.WriteUInt64LittleEndian(entry, value);
+            if (!memory.TryWritePrivate(gpa, entry))
+            {
+                throw new InvalidOperationException($"page-table write at 0x{gpa:x} failed");
+            }
+        }
+
+        Write(pml4, pdpt | present | writable);
+        Write(pdpt, pd | present | writable);
+        for (ulong t = 0; t < MemorySize / (512 * page); t++)
+        {
+            Write(pd + (t * 8), (pt + (t * page)) | present | writable);
+        }
+
+        for (ulong p = 0; p < MemorySize / page; p++)
+        {
+            Write(pt + (p * 8), (p * page) | present | writable);
+        }
+    }
 
     /// <summary>Minimal ELF64 loader: copies each PT_LOAD segment to its physical address (file part, rest zero).</summary>
     private static ulong LoadElf(GuestPhysicalMemory memory, byte[] elf)

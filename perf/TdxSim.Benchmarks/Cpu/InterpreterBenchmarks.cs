@@ -17,10 +17,14 @@ public class InterpreterBenchmarks
 {
     private Crc32Workload? _workload;
 
+    /// <summary>Paging off (linear = guest-physical) or on (4-level identity tables of 4 KiB pages, through the TLB).</summary>
+    [Params(false, true)]
+    public bool Paging { get; set; }
+
     [GlobalSetup]
     public void Setup()
     {
-        _workload = new Crc32Workload(Crc32Workload.FindElf());
+        _workload = new Crc32Workload(Crc32Workload.FindElf(), Paging);
         _workload.Prepare();
         Check(_workload.Run());
     }

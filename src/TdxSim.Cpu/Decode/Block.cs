@@ -46,6 +46,19 @@ internal sealed unsafe class Block
 
     public uint Gen1Value { get; }
 
+    /// <summary>The TLB epoch at which the block's linear pages last translated to <see cref="PhysPage0"/> and
+    /// <see cref="PhysPage1"/> (paging on; with paging off the epoch never moves).</summary>
+    public ulong Epoch { get; set; }
+
+    /// <summary>Guest-physical page number of the block's first page.</summary>
+    public ulong PhysPage0 { get; init; }
+
+    /// <summary>Linear and guest-physical page numbers of a second page (the last instruction straddles), else all ones.</summary>
+    public ulong LinearPage1 { get; init; } = ulong.MaxValue;
+
+    /// <inheritdoc cref="LinearPage1"/>
+    public ulong PhysPage1 { get; init; } = ulong.MaxValue;
+
     /// <summary>False once dropped from the cache.</summary>
     public bool Live { get; set; } = true;
 

@@ -9,13 +9,31 @@ internal static unsafe partial class Translator
     private static bool IsControlRegister(Register r) => r is >= Register.CR0 and <= Register.CR15;
 
     /// <summary>MOV with a control or segment register operand; false when neither is involved (an ordinary MOV).</summary>
+    private static bool IsDebugRegister(Register r) => r is >= Register.DR0 and <= Register.DR15;
+
     private static bool IsSystemMov(in Instruction i) =>
-        (i.Op0Kind == OpKind.Register && (IsControlRegister(i.Op0Register) || i.Op0Register.IsSegmentRegister()))
-        || (i.Op1Kind == OpKind.Register && (IsControlRegister(i.Op1Register) || i.Op1Register.IsSegmentRegister()));
+        (i.Op0Kind == OpKind.Register && (IsControlRegister(i.Op0Register) || IsDebugRegister(i.Op0Register) || i.Op0Register.IsSegmentRegister()))
+        || (i.Op1Kind == OpKind.Register && (IsControlRegister(i.Op1Register) || IsDebugRegister(i.Op1Register) || i.Op1Register.IsSegmentRegister()));
 
     private static bool SystemMov(in Instruction i, ref Op op, ref Translation t)
     {
         t.Barrier = true;
+        if (i.Op0Kind == OpKind.Register && IsDebugRegister(i.Op0Register))
+        {
+            op.Aux = (byte)(i.Op0Register - Register.DR0);
+            op.Src = RegOff(i.Op1Register);
+            t.Precise = &PrivilegedOps.MovToDr;
+            return op.Aux is <= 3 or 6 or 7;
+        }
+
+        if (i.Op1Kind == OpKind.Register && IsDebugRegister(i.Op1Register))
+        {
+            op.Aux = (byte)(i.Op1Register - Register.DR0);
+            op.Dst = RegOff(i.Op0Register);
+            t.Precise = &PrivilegedOps.MovFromDr;
+            return op.Aux is <= 3 or 6 or 7;
+        }
+
         if (i.Op0Kind == OpKind.Register && IsControlRegister(i.Op0Register))
         {
             int n = i.Op0Register - Register.CR0;

@@ -89,7 +89,7 @@ internal static unsafe partial class Translator
             case Mnemonic.Sgdt: return DescriptorTable(in i, ref op, ref t, 0, load: false);
             case Mnemonic.Sidt: return DescriptorTable(in i, ref op, ref t, 1, load: false);
             case Mnemonic.Retf: return FarReturn(in i, ref op, ref t);
-            case Mnemonic.Invlpg: return Plain(ref t, &SystemOps.Nop);
+            case Mnemonic.Invlpg: t.Ends = true; return Stack(ref t, &SystemOps.Invlpg);
             case Mnemonic.Movzx: return Extend(in i, ref op, ref t, signed: false);
             case Mnemonic.Movsx:
             case Mnemonic.Movsxd: return Extend(in i, ref op, ref t, signed: true);
@@ -152,6 +152,56 @@ internal static unsafe partial class Translator
                 op.Aux2 = index;
                 return Plain(ref t, &SystemOps.Rdtsc);
             case Mnemonic.Cpuid: return VeExit(ref op, ref t, VeExitReason.Cpuid);
+            case Mnemonic.Iretq:
+            case Mnemonic.Iretd:
+            case Mnemonic.Swapgs:
+            case Mnemonic.Ltr:
+            case Mnemonic.Str:
+            case Mnemonic.Lldt:
+            case Mnemonic.Sldt:
+            case Mnemonic.Xgetbv:
+            case Mnemonic.Xsetbv:
+            case Mnemonic.Fninit:
+            case Mnemonic.Fnstcw:
+            case Mnemonic.Fldcw:
+            case Mnemonic.Fnstsw:
+            case Mnemonic.Wait:
+            case Mnemonic.Fxsave:
+            case Mnemonic.Fxsave64:
+            case Mnemonic.Fxrstor:
+            case Mnemonic.Fxrstor64:
+            case Mnemonic.Ldmxcsr:
+            case Mnemonic.Stmxcsr:
+            case Mnemonic.Xsave:
+            case Mnemonic.Xsave64:
+            case Mnemonic.Xrstor:
+            case Mnemonic.Xrstor64:
+            case Mnemonic.Rdtscp:
+            case Mnemonic.Rdrand:
+            case Mnemonic.Rdseed:
+            case Mnemonic.Rdpid:
+            case Mnemonic.Clflush:
+            case Mnemonic.Clflushopt:
+            case Mnemonic.Clwb:
+            case Mnemonic.Wbinvd:
+            case Mnemonic.Invd:
+            case Mnemonic.Stac:
+            case Mnemonic.Clac:
+            case Mnemonic.Int3:
+            case Mnemonic.Monitor:
+            case Mnemonic.Mwait:
+            case Mnemonic.Movaps:
+            case Mnemonic.Movups:
+            case Mnemonic.Movdqa:
+            case Mnemonic.Movdqu:
+            case Mnemonic.Movapd:
+            case Mnemonic.Movupd:
+            case Mnemonic.Movq:
+            case Mnemonic.Movd:
+            case Mnemonic.Pxor:
+            case Mnemonic.Xorps:
+            case Mnemonic.Xorpd:
+                return SystemInstruction(in i, ref op, ref t, index);
             case Mnemonic.Rdmsr:
                 // RDMSR of IA32_TIME_STAMP_COUNTER passes through the TD's MSR bitmap (no exit, reference 3.1):
                 // the CPU answers it as RDTSC, so the op needs its index in the block as RDTSC does.
@@ -159,7 +209,10 @@ internal static unsafe partial class Translator
                 t.Precise = &SystemOps.Rdmsr;
                 t.Barrier = t.Ends = true;
                 return true;
-            case Mnemonic.Wrmsr: return VeExit(ref op, ref t, VeExitReason.MsrWrite);
+            case Mnemonic.Wrmsr:
+                t.Precise = &SystemOps.Wrmsr;
+                t.Barrier = t.Ends = true;
+                return true;
             case Mnemonic.Hlt: return VeExit(ref op, ref t, VeExitReason.Hlt);
             case Mnemonic.Tdcall:
                 t.Precise = &SystemOps.Tdcall;

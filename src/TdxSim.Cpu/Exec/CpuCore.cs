@@ -28,6 +28,23 @@ internal enum FaultDetail : byte
     FetchFromShared,
     NotCodeSegment64,
     BadSegmentSelector,
+    PageFault,
+    NonCanonical,
+    TripleFault,
+    StraddlingWrite,
+    BadGate,
+    BadTss,
+}
+
+/// <summary>One TLB entry: a 4 KiB linear page and the guest-physical page it maps to (as an addend). A tag holds the
+/// linear page address when the access kind is allowed through this entry, else <see cref="Paging.Invalid"/>.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct TlbEntry
+{
+    public ulong ReadTag;
+    public ulong WriteTag;
+    public ulong FetchTag;
+    public ulong Addend;
 }
 
 /// <summary>
@@ -61,6 +78,26 @@ internal unsafe struct CpuCore
 
     /// <summary>Pause-loop exits taken so far.</summary>
     public ulong PauseExits;
+
+    // Paging (CpuOptions.GuestSystem): the TLB and its flush count (blocks remember the count they were validated at).
+    public byte Paging;
+    public byte GuestIdt;
+    public byte InDelivery;
+    public TlbEntry* Tlb;
+    public ulong TlbEpoch;
+
+    /// <summary>CR0, CR3, CR4 and EFER as the TLB was filled under them (a change flushes it).</summary>
+    public ulong TlbCr0, TlbCr3, TlbCr4, TlbEfer;
+    public byte GuestSystem;
+
+    /// <summary>XMM0-XMM15, two quadwords each.</summary>
+    public fixed ulong Xmm[32];
+
+    /// <summary>RDRAND/RDSEED generator state (xorshift, seeded per vCPU: runs stay reproducible).</summary>
+    public ulong RandomState;
+
+    /// <summary>Where a read that straddles two guest-physical pages that are not adjacent is assembled.</summary>
+    public fixed byte Bounce[64];
 
     // Exit information written by the handler that stops.
     public CoreExit Exit;

@@ -27,6 +27,20 @@ internal static unsafe class MemoryAccess
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static byte* Read(CpuCore* c, ulong ea, uint size)
     {
+        if (c->Paging != 0)
+        {
+            TlbEntry* e = c->Tlb + ((ea >> GuestPhysical.PageShift) & Paging.TlbMask);
+            ulong a = ea + e->Addend;
+            if (e->ReadTag == (ea & ~PageOffsetMask) && a < c->PrivateSize && (ea & PageOffsetMask) <= GuestPhysical.PageSize - size
+                && (c->States[a >> GuestPhysical.PageShift] & GuestPhysicalMemory.StateMask) == Accepted)
+            {
+                return c->Mem + a;
+            }
+
+            int ignoredPaged = Status.Continue;
+            return SlowPaged(c, ea, size, Access.Read, ref ignoredPaged);
+        }
+
         if (ea < c->PrivateSize && (ea & PageOffsetMask) <= GuestPhysical.PageSize - size
             && (c->States[ea >> GuestPhysical.PageShift] & GuestPhysicalMemory.StateMask) == Accepted)
         {
@@ -42,6 +56,19 @@ internal static unsafe class MemoryAccess
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static byte* Write(CpuCore* c, ulong ea, uint size, ref int status, Access access = Access.Write)
     {
+        if (c->Paging != 0)
+        {
+            TlbEntry* e = c->Tlb + ((ea >> GuestPhysical.PageShift) & Paging.TlbMask);
+            ulong a = ea + e->Addend;
+            if (e->WriteTag == (ea & ~PageOffsetMask) && a < c->PrivateSize && (ea & PageOffsetMask) <= GuestPhysical.PageSize - size
+                && c->States[a >> GuestPhysical.PageShift] == Accepted)
+            {
+                return c->Mem + a;
+            }
+
+            return SlowPaged(c, ea, size, access, ref status);
+        }
+
         if (ea < c->PrivateSize && (ea & PageOffsetMask) <= GuestPhysical.PageSize - size
             && c->States[ea >> GuestPhysical.PageShift] == Accepted)
         {
@@ -91,6 +118,11 @@ internal static unsafe class MemoryAccess
     [MethodImpl(MethodImplOptions.NoInlining)]
     public static byte* Slow(CpuCore* c, ulong ea, uint size, Access access, ref int status)
     {
+        if (c->Paging != 0)
+        {
+            return SlowPaged(c, ea, size, access, ref status);
+        }
+
         ulong last = ea + size - 1;
         if (last > GuestPhysical.AddressMask || last < ea)
         {
@@ -122,6 +154,64 @@ internal static unsafe class MemoryAccess
 
         return GuestPhysical.IsShared(ea) ? c->Shared + GuestPhysical.StripShared(ea) : c->Mem + ea;
     }
+
+    /// <summary>
+    /// The slow path with paging on: translates each page the access touches, then checks each guest-physical page as
+    /// <see cref="Slow"/> does. An access straddling two pages that are not adjacent in guest-physical memory is
+    /// assembled in the core's bounce buffer for a read; such a write is refused (documented as not implemented).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static byte* SlowPaged(CpuCore* c, ulong ea, uint size, Access access, ref int status)
+    {
+        Access walkAccess = access == Access.ReadWrite ? Access.Write : access;
+        if (!Paging.Translate(c, ea, walkAccess, out ulong gpa0))
+        {
+            return null;
+        }
+
+        if (!CheckPage(c, gpa0, access, ref status))
+        {
+            c->VeGla = ea;
+            return null;
+        }
+
+        ulong last = ea + size - 1;
+        if ((last & ~PageOffsetMask) == (ea & ~PageOffsetMask))
+        {
+            return HostPointer(c, gpa0);
+        }
+
+        if (!Paging.Translate(c, last & ~PageOffsetMask, walkAccess, out ulong gpa1))
+        {
+            return null;
+        }
+
+        if (!CheckPage(c, gpa1, access, ref status))
+        {
+            c->VeGla = last & ~PageOffsetMask;
+            return null;
+        }
+
+        if (gpa1 == (gpa0 & ~PageOffsetMask) + GuestPhysical.PageSize && GuestPhysical.IsShared(gpa0) == GuestPhysical.IsShared(gpa1))
+        {
+            return HostPointer(c, gpa0);
+        }
+
+        if ((access & Access.Write) != 0 || size > 64)
+        {
+            c->SetException(CpuExit.GeneralProtection, 0, FaultDetail.StraddlingWrite);
+            c->VeGla = ea;
+            return null;
+        }
+
+        uint first = (uint)(GuestPhysical.PageSize - (ea & PageOffsetMask));
+        Buffer.MemoryCopy(HostPointer(c, gpa0), c->Bounce, 64, first);
+        Buffer.MemoryCopy(HostPointer(c, gpa1), c->Bounce + first, 64 - first, size - first);
+        return c->Bounce;
+    }
+
+    private static byte* HostPointer(CpuCore* c, ulong gpa) =>
+        GuestPhysical.IsShared(gpa) ? c->Shared + GuestPhysical.StripShared(gpa) : c->Mem + gpa;
 
     /// <summary>Validates the page holding <paramref name="gpa"/> for <paramref name="access"/>; stores the exit when it fails.</summary>
     private static bool CheckPage(CpuCore* c, ulong gpa, Access access, ref int status)

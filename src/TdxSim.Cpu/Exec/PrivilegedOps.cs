@@ -16,13 +16,60 @@ internal static unsafe class PrivilegedOps
         ulong v = Reg<ulong>(c, op->Src);
         switch (op->Aux)
         {
-            case 0: c->State.Cr0 = v; break;
+            case 0: c->State.Cr0 = v | 0x10; break;
             case 2: c->State.Cr2 = v; break;
-            case 3: c->State.Cr3 = v; break;
-            case 4: c->State.Cr4 = v; break;
+            case 3:
+                c->State.Cr3 = v & ~(1UL << 63);
+                c->TlbCr3 = ulong.MaxValue; // a CR3 load flushes even when the value is the same
+                break;
+            case 4:
+                if (c->GuestSystem != 0 && (v & Paging.Cr4La57) != 0)
+                {
+                    // 5-level paging is not enumerated (CPUID.7.ECX.LA57 = 0): setting CR4.LA57 is #GP(0).
+                    c->SetException(CpuExit.GeneralProtection, 0, FaultDetail.None);
+                    return Status.Exit;
+                }
+
+                c->State.Cr4 = v;
+                break;
             default: c->State.Cr8 = v & 0xF; break;
         }
 
+        SystemOps.SyncTranslation(c);
+
+        return Status.Continue;
+    }
+
+    /// <summary>MOV DRn, r64 (n = 0-3, 6, 7): plain state, no breakpoint fires.</summary>
+    public static int MovToDr(CpuCore* c, Op* op)
+    {
+        ulong v = Reg<ulong>(c, op->Src);
+        switch (op->Aux)
+        {
+            case 0: c->State.Dr0 = v; break;
+            case 1: c->State.Dr1 = v; break;
+            case 2: c->State.Dr2 = v; break;
+            case 3: c->State.Dr3 = v; break;
+            case 6: c->State.Dr6 = v; break;
+            default: c->State.Dr7 = v; break;
+        }
+
+        return Status.Continue;
+    }
+
+    /// <summary>MOV r64, DRn.</summary>
+    public static int MovFromDr(CpuCore* c, Op* op)
+    {
+        ulong v = op->Aux switch
+        {
+            0 => c->State.Dr0,
+            1 => c->State.Dr1,
+            2 => c->State.Dr2,
+            3 => c->State.Dr3,
+            6 => c->State.Dr6 | 0xFFFF_0FF0,
+            _ => c->State.Dr7 | 0x400,
+        };
+        SetReg(c, op->Dst, v);
         return Status.Continue;
     }
 

@@ -15,6 +15,40 @@ internal static unsafe class SystemOps
     public static int Nop(CpuCore* c, Op* op) => Status.Continue;
 
     /// <summary>
+    /// Recomputes whether linear addresses translate (GuestSystem and CR0.PG, CR4.PAE, EFER.LMA) and flushes the TLB
+    /// when CR0, CR3, CR4 or EFER changed since it was filled (a CR3 load flushes every entry, global ones too: a TLB
+    /// may always drop more than the SDM requires).
+    /// </summary>
+    public static void SyncTranslation(CpuCore* c)
+    {
+        ref CpuState s = ref c->State;
+        if (s.Cr0 == c->TlbCr0 && s.Cr3 == c->TlbCr3 && s.Cr4 == c->TlbCr4 && s.Efer == c->TlbEfer)
+        {
+            return;
+        }
+
+        c->TlbCr0 = s.Cr0;
+        c->TlbCr3 = s.Cr3;
+        c->TlbCr4 = s.Cr4;
+        c->TlbEfer = s.Efer;
+        bool on = c->GuestSystem != 0 && (s.Cr0 & Paging.Cr0Pg) != 0 && (s.Cr4 & Paging.Cr4Pae) != 0 && (s.Efer & Paging.EferLma) != 0;
+        c->Paging = on ? (byte)1 : (byte)0;
+        Paging.Flush(c);
+    }
+
+    /// <summary>INVLPG m: drops the translation of the page (the whole TLB: a 2 MiB or 1 GiB mapping is held as 4 KiB
+    /// entries).</summary>
+    public static int Invlpg(CpuCore* c, Op* op)
+    {
+        if (c->Paging != 0)
+        {
+            Paging.Flush(c);
+        }
+
+        return Status.Continue;
+    }
+
+    /// <summary>
     /// PAUSE: a spin-wait hint. With pause-loop exiting on, every <see cref="CpuCore.PauseExitInterval"/>th PAUSE
     /// ends the run (as PLE makes a spinning vCPU exit so the host can run the lock holder).
     /// </summary>
@@ -87,7 +121,31 @@ internal static unsafe class SystemOps
             return Rdtsc(c, op);
         }
 
+        if (c->GuestSystem != 0 && SystemState.TryReadMsr(c, (uint)Gpr(c, 1), out ulong value))
+        {
+            Gpr(c, 0) = (uint)value;
+            Gpr(c, 2) = value >> 32;
+            return Status.Continue;
+        }
+
         c->SetVe(VeExitReason.MsrRead, 0);
+        return Status.Exit;
+    }
+
+    /// <summary>WRMSR: the MSRs the CPU owns are written natively under GuestSystem; every other one is a TD exit.</summary>
+    public static int Wrmsr(CpuCore* c, Op* op)
+    {
+        if (c->GuestSystem != 0)
+        {
+            ulong value = ((ulong)(uint)Gpr(c, 2) << 32) | (uint)Gpr(c, 0);
+            int r = SystemState.TryWriteMsr(c, (uint)Gpr(c, 1), value);
+            if (r >= 0)
+            {
+                return r;
+            }
+        }
+
+        c->SetVe(VeExitReason.MsrWrite, 0);
         return Status.Exit;
     }
 

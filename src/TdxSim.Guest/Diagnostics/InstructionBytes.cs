@@ -21,6 +21,25 @@ public static class InstructionBytes
         return $"vCPU {vcpu}: RIP 0x{rip:x} (bytes {Describe(memory, rip)}): {reason}";
     }
 
+    /// <summary>The same line, the bytes read at the linear address <paramref name="rip"/> through <paramref name="cpu"/>'s
+    /// page tables (a Linux guest's kernel runs at higher-half addresses).</summary>
+    public static string FatalDetail(int vcpu, Cpu.Cpu cpu, ulong rip, string reason)
+    {
+        ArgumentNullException.ThrowIfNull(cpu);
+        Span<byte> bytes = stackalloc byte[MaxInstructionLength];
+        string text = "unreadable";
+        for (int n = bytes.Length; n > 0; n--)
+        {
+            if (cpu.TryReadLinear(rip, bytes[..n]))
+            {
+                text = Convert.ToHexString(bytes[..n]).ToLowerInvariant();
+                break;
+            }
+        }
+
+        return $"vCPU {vcpu}: RIP 0x{rip:x} (bytes {text}): {reason}";
+    }
+
     /// <summary>
     /// Up to 15 bytes of private memory at <paramref name="rip"/> in lower-case hex, fewer when the code runs up to
     /// the end of private memory, or <c>unreadable</c> when not even one byte is there.

@@ -11,10 +11,12 @@ namespace TdxSim.TdxModule.Virtualization;
 /// <item><term>0x0</term><description>EAX = 0x21 (max basic leaf, so Linux finds leaf 0x21); "GenuineIntel" in EBX, EDX, ECX.</description></item>
 /// <item><term>0x1</term><description>EAX = <see cref="TdxModuleOptions.CpuidSignature"/>; EBX[31:24] = vCPU index (initial APIC ID),
 /// EBX[23:16] = addressable logical-processor IDs (power of two ≥ MAX_VCPUS, at most 255), EBX[15:8] = 8 (CLFLUSH line 64 B);
-/// ECX = SSE3, CX16, x2APIC, POPCNT, hypervisor (bit 31); EDX = FPU, PSE, TSC, MSR, PAE, CX8, APIC, SEP, PGE, CMOV, PAT,
+/// ECX = SSE3, CX16, x2APIC, POPCNT, XSAVE, RDRAND, hypervisor (bit 31); EDX = FPU, PSE, TSC, MSR, PAE, CX8, APIC, SEP, PGE, CMOV, PAT,
 /// CLFSH, FXSR, SSE, SSE2 and HTT when MAX_VCPUS &gt; 1. MCE/MCA/MTRR read 0, as the module clears them when the TD
-/// does not virtualize them; OSXSAVE reads 0 (XSAVE is not enumerated).</description></item>
+/// does not virtualize them; OSXSAVE reads 0 (the module does not see CR4).</description></item>
 /// <item><term>0x7</term><description>Every sub-leaf: all zero (no extended features; sub-leaf 0 EAX = 0).</description></item>
+/// <item><term>0xD</term><description>XSAVE: sub-leaf 0 EAX = x87 | SSE (what XCR0 may hold), EBX = ECX = 576 (legacy
+/// region and header), EDX = 0; sub-leaf 1 EAX = 0 (no XSAVEOPT, XSAVEC, XGETBV1, XSAVES); other sub-leaves zero.</description></item>
 /// <item><term>0xB</term><description>x2APIC topology while TD_CTLS.ENUM_TOPOLOGY is set (else #VE, as the module does): one
 /// thread per core, MAX_VCPUS cores in one package; EDX = x2APIC ID = vCPU index.</description></item>
 /// <item><term>0x15</term><description>TSC/crystal: EAX = 1, EBX = TSC frequency / 25 MHz, ECX = 25 MHz.</description></item>
@@ -28,7 +30,7 @@ namespace TdxSim.TdxModule.Virtualization;
 /// <para>
 /// Always #VE: 0x40000000–0x4FFFFFFF (hypervisor range). A leaf above the maximum of its range is answered as the
 /// maximum basic leaf, as Intel CPUs and the module do. Leaves the real module also answers from its host-derived
-/// tables (cache and XSAVE enumeration: 0x4, 0xD, 0x14, 0x19, 0x1D, 0x1E, 0x80000006) #VE here rather than
+/// tables (cache enumeration: 0x4, 0x14, 0x19, 0x1D, 0x1E, 0x80000006) #VE here rather than
 /// report sizes TdxSim's CPU does not implement; a #VE'd leaf reads zeros in the guest, which is consistent.
 /// </para>
 /// </summary>
@@ -57,7 +59,7 @@ public sealed class CpuidVirtualization
     private const uint LTdx = 0x5844_546C;
     private const uint Spaces = 0x2020_2020;
 
-    private const uint Leaf1Ecx = (1u << 0) | (1u << 13) | (1u << 21) | (1u << 23) | (1u << 31);
+    private const uint Leaf1Ecx = (1u << 0) | (1u << 13) | (1u << 21) | (1u << 23) | (1u << 26) | (1u << 30) | (1u << 31);
     private const uint Leaf1Edx = (1u << 0) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) | (1u << 9)
                                   | (1u << 11) | (1u << 13) | (1u << 15) | (1u << 16) | (1u << 19) | (1u << 24)
                                   | (1u << 25) | (1u << 26);
@@ -119,6 +121,9 @@ public sealed class CpuidVirtualization
                 return true;
             case 0x7:
                 result = default;
+                return true;
+            case 0xD:
+                result = subleaf == 0 ? new CpuidResult(0x3, 576, 576, 0) : default;
                 return true;
             case 0xB:
                 if ((tdCtls & TdCtls.EnumTopology) == 0)

@@ -20,6 +20,9 @@ public sealed class CpuidTable
     /// <summary>The vendor signature of leaf 0x40000000 (EBX, ECX, EDX).</summary>
     public const string HypervisorSignature = "TdxSimTdxSim";
 
+    /// <summary>KVM's signature, "KVMKVMKVM" and three NULs.</summary>
+    public const string KvmSignature = "KVMKVMKVM\0\0\0";
+
     private readonly FrozenDictionary<ulong, CpuidResult> _entries;
     private readonly FrozenSet<uint> _subleafLeaves;
 
@@ -77,12 +80,14 @@ public sealed class CpuidTable
     /// <summary>
     /// A KVM-like table for a Sapphire Rapids host: leaves 0, 1, 7, 0x40000000-0x40000001, 0x80000000, 0x80000001,
     /// 0x80000008. Leaf 0x40000000 returns the maximum hypervisor leaf and "TdxSimTdxSim"; 0x40000001 (paravirt
-    /// features) is all zeros: none offered.
+    /// features) is all zeros: none offered. <paramref name="hypervisorSignature"/> replaces the signature (a Linux
+    /// guest is given KVM's, <see cref="KvmSignature"/>, as KVM's TDX guests see it: Linux then keeps x2APIC mode
+    /// without interrupt remapping, and with no paravirt feature bits uses nothing else of KVM's).
     /// </summary>
-    public static CpuidTable CreateDefault()
+    public static CpuidTable CreateDefault(string hypervisorSignature = HypervisorSignature)
     {
         (uint vb, uint vd, uint vc) = CpuidResult.PackSignature("GenuineIntel"); // EBX, EDX, ECX order
-        (uint hb, uint hc, uint hd) = CpuidResult.PackSignature(HypervisorSignature); // EBX, ECX, EDX order
+        (uint hb, uint hc, uint hd) = CpuidResult.PackSignature(hypervisorSignature); // EBX, ECX, EDX order
 
         const uint leaf1Ecx =
             (1u << 0) | (1u << 1) | (1u << 9)      // SSE3, PCLMULQDQ, SSSE3

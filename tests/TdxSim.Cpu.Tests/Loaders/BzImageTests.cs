@@ -63,13 +63,19 @@ public sealed class BzImageTests
         Assert.True(ramdisk >= 0x100_0000 + 0x40_0000 && ramdisk + 5 <= Memory);
         Assert.Equal(initrd, image.Segments.Single(s => s.Gpa == ramdisk).Data.ToArray());
 
-        // e820: RAM, the loader's reserved area, RAM to the end of memory.
-        Assert.Equal(3, zp[0x1E8]);
+        // e820: RAM, the loader's structures reserved, RAM up to the ACPI tables (ACPI-typed), reserved to 1 MiB, RAM
+        // to the end of memory.
+        Assert.Equal(6, zp[0x1E8]);
         (ulong, ulong, uint) E(int n) => (BinaryPrimitives.ReadUInt64LittleEndian(zp.AsSpan(0x2D0 + (20 * n))),
             BinaryPrimitives.ReadUInt64LittleEndian(zp.AsSpan(0x2D8 + (20 * n))), BinaryPrimitives.ReadUInt32LittleEndian(zp.AsSpan(0x2E0 + (20 * n))));
         Assert.Equal((0UL, BzImage.LoaderArea, 1U), E(0));
-        Assert.Equal((BzImage.LoaderArea, BzImage.LoaderAreaEnd - BzImage.LoaderArea, 2U), E(1));
-        Assert.Equal((BzImage.LoaderAreaEnd, Memory - BzImage.LoaderAreaEnd, 1U), E(2));
+        (ulong loaderEnd, ulong loaderLength, uint loaderType) = E(1);
+        Assert.Equal((BzImage.LoaderArea, 2U), (loaderEnd, loaderType));
+        Assert.Equal((BzImage.LoaderArea + loaderLength, AcpiTables.RsdpGpa - BzImage.LoaderArea - loaderLength, 1U), E(2));
+        Assert.Equal((AcpiTables.RsdpGpa, AcpiTables.Size, 3U), E(3));
+        Assert.Equal((AcpiTables.RsdpGpa + AcpiTables.Size, BzImage.LoaderAreaEnd - AcpiTables.RsdpGpa - AcpiTables.Size, 2U), E(4));
+        Assert.Equal((BzImage.LoaderAreaEnd, Memory - BzImage.LoaderAreaEnd, 1U), E(5));
+        Assert.Equal(AcpiTables.RsdpGpa, BinaryPrimitives.ReadUInt64LittleEndian(zp.AsSpan(0x070))); // acpi_rsdp_addr
 
         // GDT: __BOOT_CS 64-bit code, __BOOT_DS data.
         byte[] gdt = image.Segments.Single(s => s.Gpa == linux.GdtBase).Data.ToArray();
