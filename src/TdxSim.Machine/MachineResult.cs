@@ -63,6 +63,9 @@ public sealed record MachineResult(
     /// <summary>ReportFatalError calls the host answered by resuming the guest (<c>on_fatal_error: resume</c>).</summary>
     public IReadOnlyList<string> ResumedFatalErrors { get; init; } = [];
 
+    /// <summary>Every fault a hostile VMM injected (contract section 10), in order; empty for an honest one.</summary>
+    public IReadOnlyList<Abi.Faults.InjectedFault> InjectedFaults { get; init; } = [];
+
     /// <summary>Messages the runtime could not hand to a handler during the run (normally none).</summary>
     public UndeliveredMessages Undelivered => UndeliveredMessages.From(Counters);
 

@@ -18,13 +18,15 @@ public static class ScenarioLoader
     [
         "name", "description", "guest", "image", "kernel", "append", "initrd", "load", "entry", "vcpus", "memory", "accept",
         "unroll_string_io", "max_instructions", "time_limit_ms", "reply_timeout_ms", "seed", "deterministic", "vmm", "module",
-        "td_attributes", "vmm_settings", "log", "trace", "dump_state", "quiet", "akka",
+        "td_attributes", "vmm_settings", "hostile_vmm", "log", "trace", "dump_state", "quiet", "akka",
     ];
 
     private static readonly string[] VmmKeys =
         ["map_gpa_retry", "on_fatal_error", "hlt_wake_ns", "msr_default", "msrs", "quote_delay_ns"];
 
     private static readonly string[] MsrKeys = ["index", "access", "value"];
+
+    private static readonly string[] HostileKeys = ["seed", "faults", "rate"];
 
     /// <summary>Loads a scenario file.</summary>
     /// <exception cref="ScenarioException">The file is missing, unreadable or invalid.</exception>
@@ -135,6 +137,7 @@ public static class ScenarioLoader
                 "module" => scenario with { Module = reader.Choice(value, "single", "per-vcpu") == "single" ? ModuleTopology.Single : ModuleTopology.PerVcpu },
                 "td_attributes" => scenario with { TdAttributes = reader.Attributes(value) },
                 "vmm_settings" => scenario with { VmmSettings = ParseVmm(reader, value) },
+                "hostile_vmm" => scenario with { HostileVmm = ParseHostile(reader, value) },
                 "log" => scenario with { LogPath = reader.Path(value, baseFolder) },
                 "trace" => scenario with { TracePath = reader.Path(value, baseFolder) },
                 "dump_state" => scenario with { DumpStatePath = reader.Path(value, baseFolder) },
@@ -192,6 +195,69 @@ public static class ScenarioLoader
                 "quote_delay_ns" => settings with { QuoteDelayNs = reader.Number(value) },
                 _ => throw new InvalidOperationException(key),
             };
+        }
+
+        return settings;
+    }
+
+    /// <summary>
+    /// <c>hostile_vmm: {seed, faults: [...], rate}</c> (contract section 10), or <c>hostile_vmm: SEED</c>. Every key is
+    /// optional: the seed defaults to the run's seed, the faults to every kind, the rate to
+    /// <see cref="Abi.Faults.HostileVmmPlan.DefaultRate"/>.
+    /// </summary>
+    private static HostileVmmSettings ParseHostile(NodeReader reader, YamlNode node)
+    {
+        HostileVmmSettings settings = HostileVmmSettings.Default;
+        if (node is YamlScalarNode)
+        {
+            return settings with { Seed = reader.Number(node) };
+        }
+
+        if (node is not YamlMappingNode map)
+        {
+            throw reader.Fail(node, "hostile_vmm must be a seed or a mapping {seed, faults, rate}");
+        }
+
+        foreach ((YamlNode keyNode, YamlNode value) in map.Children)
+        {
+            switch (reader.Key(keyNode, HostileKeys))
+            {
+                case "seed":
+                    settings = settings with { Seed = reader.Number(value) };
+                    break;
+                case "rate":
+                {
+                    string text = reader.String(value);
+                    if (!double.TryParse(text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double rate)
+                        || !(rate >= 0 && rate <= 1))
+                    {
+                        throw reader.Fail(value, $"rate must be a number from 0 to 1, not '{text}'");
+                    }
+
+                    settings = settings with { Rate = rate };
+                    break;
+                }
+
+                default:
+                {
+                    if (value is not YamlSequenceNode seq)
+                    {
+                        throw reader.Fail(value, $"faults must be a list of fault kinds ({Abi.Faults.HostFaultNames.Known})");
+                    }
+
+                    Abi.Faults.HostFaultSet kinds = Abi.Faults.HostFaultSet.None;
+                    foreach (YamlNode item in seq.Children)
+                    {
+                        string name = reader.String(item);
+                        kinds |= Abi.Faults.HostFaultNames.TryParse(name, out Abi.Faults.HostFaultSet kind)
+                            ? kind
+                            : throw reader.Fail(item, $"unknown fault kind '{name}' (known: {Abi.Faults.HostFaultNames.Known})");
+                    }
+
+                    settings = settings with { Faults = kinds };
+                    break;
+                }
+            }
         }
 
         return settings;
