@@ -83,7 +83,13 @@ public static class ScenarioLoader
         }
         catch (YamlException e)
         {
-            throw new ScenarioException($"{source}:{e.Start.Line}: invalid YAML: {FirstLine(e.Message)}", e);
+            throw new ScenarioException($"{source}:{e.Start.Line}: invalid YAML: {OneLine(FirstLine(e.Message))}", e);
+        }
+        catch (InvalidOperationException e)
+        {
+            // YamlDotNet's scanner gives up on some malformed plain scalars inside flow collections with a bare
+            // InvalidOperationException and no position (found by fuzzing): name the line where parsing stopped.
+            throw new ScenarioException($"{source}:{LastParsedLine(text)}: invalid YAML: a plain scalar or flow collection the parser cannot read", e);
         }
 
         // Later documents would otherwise be ignored without a word: a scenario is one document.
@@ -309,14 +315,61 @@ public static class ScenarioLoader
         return rules;
     }
 
+    /// <summary>The line after which YAML parsing of <paramref name="text"/> fails (1 when it fails at once).</summary>
+    private static long LastParsedLine(string text)
+    {
+        long line = 1;
+        var parser = new Parser(new StringReader(text));
+        try
+        {
+            while (parser.MoveNext())
+            {
+                line = parser.Current?.End.Line ?? line;
+            }
+        }
+        catch (Exception e) when (e is YamlException or InvalidOperationException)
+        {
+            // Where it stopped is what we wanted.
+        }
+
+        return line;
+    }
+
     private static string FirstLine(string message)
     {
         int nl = message.IndexOf('\n', StringComparison.Ordinal);
         return nl < 0 ? message : message[..nl];
     }
 
+    /// <summary>
+    /// An error naming the file and line. The message is kept to one line: a value it quotes (a block scalar, a
+    /// quoted string) may hold line breaks or control characters, which are shown escaped.
+    /// </summary>
     private static ScenarioException Error(string source, YamlNode node, string message)
-        => new($"{source}:{node.Start.Line}: {message}");
+        => new($"{source}:{node.Start.Line}: {OneLine(message)}");
+
+    private static string OneLine(string text)
+    {
+        if (!text.Any(char.IsControl))
+        {
+            return text;
+        }
+
+        var b = new System.Text.StringBuilder(text.Length + 8);
+        foreach (char c in text)
+        {
+            _ = c switch
+            {
+                '\n' => b.Append("\\n"),
+                '\r' => b.Append("\\r"),
+                '\t' => b.Append("\\t"),
+                _ when char.IsControl(c) => b.Append(System.Globalization.CultureInfo.InvariantCulture, $"\\u{(int)c:x4}"),
+                _ => b.Append(c),
+            };
+        }
+
+        return b.ToString();
+    }
 
     /// <summary>Reads typed values from nodes, failing with file:line messages.</summary>
     private sealed class NodeReader(string source)
