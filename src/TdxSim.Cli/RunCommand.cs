@@ -30,10 +30,11 @@ internal static class RunCommand
         var kernel = new Option<string?>("--kernel") { Description = "a Linux bzImage, loaded by the x86 boot protocol (QEMU's -kernel)" };
         var append = new Option<string?>("--append") { Description = "the kernel command line (QEMU's -append)" };
         var initrd = new Option<string?>("--initrd") { Description = "an initial ramdisk for --kernel (QEMU's -initrd)" };
+        var hostile = new Option<string?>("--hostile-vmm") { Description = "the VMM misbehaves, seeded (contract section 10); scenario key hostile_vmm picks kinds and rate" };
 
         var command = new Command("run", "run a TD guest: a scenario, a built-in guest or an image");
         command.Arguments.Add(scenarioArg);
-        foreach (Option option in new Option[] { image, load, entry, vcpus, memory, log, trace, dump, maxInstructions, seed, deterministic, quiet, akkaConfig, kernel, append, initrd })
+        foreach (Option option in new Option[] { image, load, entry, vcpus, memory, log, trace, dump, maxInstructions, seed, deterministic, quiet, akkaConfig, kernel, append, initrd, hostile })
         {
             command.Options.Add(option);
         }
@@ -86,6 +87,12 @@ internal static class RunCommand
             if (parse.GetValue(seed) is { } s)
             {
                 scenario = scenario with { Seed = CliNumbers.Number("--seed", s) };
+            }
+
+            if (parse.GetValue(hostile) is { } hv)
+            {
+                ulong hostileSeed = CliNumbers.Number("--hostile-vmm", hv);
+                scenario = scenario with { HostileVmm = (scenario.HostileVmm ?? HostileVmmSettings.Default) with { Seed = hostileSeed } };
             }
 
             scenario = scenario with
@@ -167,6 +174,17 @@ internal static class RunCommand
             stderr.WriteLine($"tdxsim: {result.Undelivered.Describe()}");
         }
 
+        const int shownFaults = 200;
+        for (int f = 0; f < result.InjectedFaults.Count && f < shownFaults; f++)
+        {
+            stderr.WriteLine($"tdxsim: hostile VMM: {result.InjectedFaults[f]}");
+        }
+
+        if (result.InjectedFaults.Count > shownFaults)
+        {
+            stderr.WriteLine($"tdxsim: hostile VMM: ... and {result.InjectedFaults.Count - shownFaults} more faults (the message log's \"fault\" field marks every one)");
+        }
+
         foreach (string fatal in result.ResumedFatalErrors)
         {
             stderr.WriteLine($"tdxsim: the guest reported a fatal error and the host resumed it: {fatal}");
@@ -177,7 +195,8 @@ internal static class RunCommand
             stderr.WriteLine($"tdxsim: selftest report 0x{report:x}");
         }
 
-        if (result.ExitStatus is ExitStatus.GuestFatal or ExitStatus.InternalError or ExitStatus.Interrupted or ExitStatus.Terminated)
+        if (result.ExitStatus is ExitStatus.GuestFatal or ExitStatus.InternalError or ExitStatus.Interrupted or ExitStatus.Terminated
+            || result.Reason == "reply-timeout")
         {
             stderr.WriteLine($"tdxsim: {result.Reason}: {result.Detail}");
         }

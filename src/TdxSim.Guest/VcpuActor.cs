@@ -53,6 +53,7 @@ public sealed class VcpuActor : TdxActor
     private long _exitStartedNs;
     private long _requestSentNs;
     private bool _pendingTdcallIsHlt;
+    private Gprs _lastRequest;
     private string _deadState = "stopped";
 
     /// <summary>Creates the actor; use <see cref="Props(VcpuSetup)"/>.</summary>
@@ -147,6 +148,7 @@ public sealed class VcpuActor : TdxActor
                     && regs[Gpr.R10] == TdVmcall.StandardCall
                     && regs[Gpr.R11] == (ulong)TdVmcallSubfunction.InstructionHlt;
                 _mode = Mode.AwaitingGuestTdcall;
+                _lastRequest = regs;
                 _exitStartedNs = _requestSentNs = Now;
                 StartCorrelation();
                 _setup.TdxModule.Tell(new TdcallRequested(_setup.Index, regs), Self);
@@ -303,6 +305,7 @@ public sealed class VcpuActor : TdxActor
                 // The reply watchdog times each request, not the whole #VE: an unrolled REP INS/OUTS may issue
                 // millions of TDVMCALLs in one #VE, each answered promptly.
                 _requestSentNs = Now;
+                _lastRequest = step.Regs;
                 _setup.TdxModule.Tell(new TdcallRequested(_setup.Index, step.Regs), Self);
                 return;
 
@@ -347,14 +350,33 @@ public sealed class VcpuActor : TdxActor
             return;
         }
 
+        string request = RequestName(_lastRequest);
         string what = _mode switch
         {
-            Mode.AwaitingGuestTdcall => $"the guest's TDCALL {TdcallLeafInfo.SpecName(TdcallLeafInfo.LeafOf(_cpu.State.Gpr[Gpr.Rax])) ?? "(unknown leaf)"}",
+            Mode.AwaitingGuestTdcall => $"the guest's TDCALL {request}",
             Mode.AwaitingTdEntry => "a TD exit",
-            _ => $"a TDCALL of the #VE handler for {_kernel.CurrentVe.ReasonName}",
+            _ => $"{request}, a TDCALL of the #VE handler for {_kernel.CurrentVe.ReasonName}",
         };
-        StopWith(GuestStopKind.InternalError, string.Create(System.Globalization.CultureInfo.InvariantCulture,
-            $"vCPU {_setup.Index} has waited {waited / 1e9:F1} s at RIP 0x{_cpu.State.Rip:x} for the reply to {what}: the TDX module or the VMM lost it"));
+        string waitedFor = string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"vCPU {_setup.Index} has waited {waited / 1e6:F1} ms at RIP 0x{_cpu.State.Rip:x} for the reply to {what}");
+        if (check.HostileHost)
+        {
+            // A hostile host may withhold a reply on purpose: that is a timeout of the TD, not an emulator bug.
+            StopWith(GuestStopKind.ReplyTimeout, $"{waitedFor}: the hostile VMM never answered");
+            return;
+        }
+
+        StopWith(GuestStopKind.InternalError, $"{waitedFor}: the TDX module or the VMM lost it");
+    }
+
+    /// <summary>A TDCALL by name: its leaf, and for TDG.VP.VMCALL the GHCI sub-function.</summary>
+    private static string RequestName(in Gprs regs)
+    {
+        ushort leaf = TdcallLeafInfo.LeafOf(regs[Gpr.Rax]);
+        string name = TdcallLeafInfo.SpecName(leaf) ?? "(unknown leaf)";
+        return leaf == (ushort)TdcallLeaf.VpVmcall && regs[Gpr.R10] == TdVmcall.StandardCall
+            ? $"{name}<{TdVmcall.SubfunctionName(regs[Gpr.R11])}>"
+            : name;
     }
 
     private void OnStop()
@@ -386,7 +408,12 @@ public sealed class VcpuActor : TdxActor
     private void StopWith(GuestStopKind kind, string detail)
     {
         _mode = Mode.Dead;
-        _deadState = kind == GuestStopKind.InstructionLimit ? "limit" : "fatal";
+        _deadState = kind switch
+        {
+            GuestStopKind.InstructionLimit => "limit",
+            GuestStopKind.ReplyTimeout => "waiting",
+            _ => "fatal",
+        };
         _setup.Machine.Tell(new GuestStopRequested(_setup.Index, kind, 0, detail), Self);
     }
 

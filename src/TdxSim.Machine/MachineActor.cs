@@ -18,7 +18,9 @@ internal sealed record MachineWiring(
     ulong? ReplyTimeoutNs,
     bool ResumeAfterFatalError,
     Func<int, ulong, string, string> GuestFatalDetail,
-    TaskCompletionSource<MachineOutcome> Completion);
+    TaskCompletionSource<MachineOutcome> Completion,
+    bool HostileHost = false,
+    TimeSpan? WatchdogPeriod = null);
 
 /// <summary>How the TD ended, as the machine actor saw it.</summary>
 internal sealed record MachineOutcome(
@@ -88,6 +90,7 @@ internal sealed class MachineActor : TdxActor, IWithTimers
         Receive<WakeDue>(w => w.Vmm.Tell(new WakeHaltedVcpu(w.Vcpu), Self));
         Receive<StopCollectionTimedOut>(_ => Complete());
         Receive<UnexpectedReply>(_ => _unexpectedReplies++);
+        Receive<HostFaultInjected>(_ => { }); // logged on delivery; the journal has the details
         Receive<Terminated>(OnTerminated);
     }
 
@@ -147,9 +150,11 @@ internal sealed class MachineActor : TdxActor, IWithTimers
 
         // Nothing waits for ever: a reply lost inside the emulator ends the run with status 8 instead of hanging.
         // Only on real time: under the deterministic dispatcher a lost reply leaves the loop idle, which it reports.
-        if (_wiring.ReplyTimeoutNs is not null && Runtime.Deterministic is null)
+        // A hostile host withholds replies on purpose: then the watchdog runs on virtual time too, and a reply that
+        // never comes is a timeout (status 6) naming the vCPU and the request.
+        if (_wiring.ReplyTimeoutNs is not null && (Runtime.Deterministic is null || _wiring.HostileHost))
         {
-            Timers.StartPeriodicTimer(ReplyWatchdogTick.Instance, ReplyWatchdogTick.Instance, ReplyWatchdogPeriod);
+            Timers.StartPeriodicTimer(ReplyWatchdogTick.Instance, ReplyWatchdogTick.Instance, _wiring.WatchdogPeriod ?? ReplyWatchdogPeriod);
         }
     }
 
@@ -160,7 +165,7 @@ internal sealed class MachineActor : TdxActor, IWithTimers
             return;
         }
 
-        var check = new CheckReplyWait(0, (long)Math.Min(timeout, long.MaxValue));
+        var check = new CheckReplyWait(0, (long)Math.Min(timeout, long.MaxValue), _wiring.HostileHost);
         for (int i = 0; i < _vcpus.Length; i++)
         {
             if (_vcpus[i] is { } vcpu && !_halted[i])
@@ -236,6 +241,9 @@ internal sealed class MachineActor : TdxActor, IWithTimers
                 break;
             case GuestStopKind.InstructionLimit:
                 Decide(ExitStatus.LimitReached, "instruction-limit", request.Detail);
+                break;
+            case GuestStopKind.ReplyTimeout:
+                Decide(ExitStatus.LimitReached, "reply-timeout", request.Detail);
                 break;
             default:
                 Decide(ExitStatus.InternalError, "internal-error", request.Detail);

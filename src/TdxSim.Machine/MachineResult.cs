@@ -66,6 +66,9 @@ public sealed record MachineResult(
     /// <summary>Where the run's time went, per actor and device, when <see cref="MachineIo.Contention"/> asked for it.</summary>
     public ContentionReport? Contention { get; init; }
 
+    /// <summary>Every fault a hostile VMM injected (contract section 10), in order; empty for an honest one.</summary>
+    public IReadOnlyList<Abi.Faults.InjectedFault> InjectedFaults { get; init; } = [];
+
     /// <summary>Messages the runtime could not hand to a handler during the run (normally none).</summary>
     public UndeliveredMessages Undelivered => UndeliveredMessages.From(Counters);
 

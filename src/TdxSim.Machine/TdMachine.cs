@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using TdxSim.Abi;
+using TdxSim.Abi.Faults;
 using Akka.Actor;
 using TdxSim.Abi.Messages;
 using TdxSim.Devices;
@@ -109,6 +110,17 @@ public static class TdMachine
             ResetVcpu(ref cpus[i].State, i, scenario, image);
         }
 
+        HostFaultInjector? faults = scenario.HostileVmm is { } hostile
+            ? new HostFaultInjector(new HostileVmmPlan(hostile.Seed ?? scenario.Seed, hostile.Faults, hostile.Rate), scenario.Vcpus)
+            : null;
+        ulong? replyTimeoutNs = scenario.ReplyTimeoutMs == 0 ? null : MillisecondsToNs(scenario.ReplyTimeoutMs);
+        if (faults is not null)
+        {
+            // Nothing may hang on a host that withholds replies: a hostile run waits at most this long for one.
+            ulong hostileMs = scenario.Deterministic ? Scenario.HostileDeterministicReplyTimeoutMs : Scenario.HostileReplyTimeoutMs;
+            replyTimeoutNs = Math.Min(replyTimeoutNs ?? ulong.MaxValue, MillisecondsToNs(hostileMs));
+        }
+
         var kernel = new GuestKernelOptions { UnrollStringIo = scenario.UnrollStringIo, LinuxGuest = image.Linux is not null };
         var completion = new TaskCompletionSource<MachineOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
         TimeSpan quoteDelay = TimeSpan.FromTicks((long)(scenario.VmmSettings.QuoteDelayNs / 100));
@@ -116,16 +128,18 @@ public static class TdMachine
             scenario.Vcpus,
             scenario.Vmm == VmmTopology.PerVcpu,
             scenario.Module == ModuleTopology.PerVcpu,
-            machine => VmmActor.Props(vmmCore, machine, quoteDelay),
-            vmmFor => TdxModuleActor.CreateProps(moduleCore, vmmFor),
+            machine => VmmActor.Props(vmmCore, machine, quoteDelay, faults),
+            vmmFor => TdxModuleActor.CreateProps(moduleCore, vmmFor, faults),
             (i, module, machine) => VcpuActor.Props(new VcpuSetup(
                 i, cpus[i], module, machine, kernel, scenario.MaxInstructions, DefaultSliceInstructions, stats[i])),
             scenario.VmmSettings.HltWakeNs,
             scenario.TimeLimitMs is ulong limitMs ? MillisecondsToNs(limitMs) : null,
-            scenario.ReplyTimeoutMs == 0 ? null : MillisecondsToNs(scenario.ReplyTimeoutMs),
+            replyTimeoutNs,
             scenario.VmmSettings.OnFatalError == FatalErrorPolicy.Resume,
             (vcpu, rip, reason) => InstructionBytes.FatalDetail(vcpu, cpus[vcpu], rip, reason),
-            completion);
+            completion,
+            HostileHost: faults is not null,
+            WatchdogPeriod: faults is not null && replyTimeoutNs is ulong t ? TimeSpan.FromTicks(Math.Max(1, (long)(t / 400))) : null);
 
         Akka.Configuration.Config config = RuntimeConfig.Build(scenario.Deterministic, scenario.Seed, scenario.AkkaConfig);
         if (!scenario.Deterministic)
@@ -218,6 +232,16 @@ public static class TdMachine
         counters["vmm.quotes_completed"] = outcome.QuotesCompleted;
         counters["vmm.fatal_errors_resumed"] = outcome.ResumedFatalErrors.Count;
         counters["com1.bytes"] = com1.BytesWritten;
+        IReadOnlyList<InjectedFault> injected = faults?.Snapshot() ?? [];
+        if (faults is not null)
+        {
+            counters["hostile.faults"] = injected.Count;
+            foreach (InjectedFault f in injected)
+            {
+                string key = $"hostile.{f.Name}";
+                counters[key] = counters.GetValueOrDefault(key) + 1;
+            }
+        }
 
         // A TD the module killed: say why in the module's words (the vCPU only saw "killed").
         string detail = moduleCore.KillReason is { } killed && outcome.ExitStatus == ExitStatus.GuestFatal
@@ -235,6 +259,7 @@ public static class TdMachine
         {
             ResumedFatalErrors = outcome.ResumedFatalErrors,
             Contention = contention,
+            InjectedFaults = injected,
         };
     }
 

@@ -1,3 +1,5 @@
+using TdxSim.Abi;
+using TdxSim.Abi.Faults;
 using TdxSim.Abi.Messages;
 using Akka.Actor;
 using TdxSim.Runtime;
@@ -24,11 +26,13 @@ public sealed class TdxModuleActor : TdxActor
     private readonly TdxModuleCore _core;
     private readonly Func<int, IActorRef> _vmmFor;
     private readonly IActorRef?[] _waitingVcpus;
+    private readonly HostFaultInjector? _faults;
 
-    /// <summary>Creates the actor; use <see cref="CreateProps(TdxModuleCore, Func{int, IActorRef})"/>.</summary>
-    public TdxModuleActor(TdxModuleCore core, Func<int, IActorRef> vmmFor, IActorRef?[] waitingVcpus)
+    /// <summary>Creates the actor; use <see cref="CreateProps(TdxModuleCore, Func{int, IActorRef}, HostFaultInjector)"/>.</summary>
+    public TdxModuleActor(TdxModuleCore core, Func<int, IActorRef> vmmFor, IActorRef?[] waitingVcpus, HostFaultInjector? faults = null)
     {
         _core = core;
+        _faults = faults;
         _vmmFor = vmmFor;
         _waitingVcpus = waitingVcpus;
         Receive<TdcallRequested>(OnTdcall);
@@ -44,16 +48,24 @@ public sealed class TdxModuleActor : TdxActor
     }
 
     /// <summary>Props for a module that routes each vCPU's TDG.VP.VMCALLs to <paramref name="vmmFor"/>(vCPU index), e.g. one VMM per vCPU.</summary>
-    public static Props CreateProps(TdxModuleCore core, Func<int, IActorRef> vmmFor)
+    /// <param name="core">The module's state.</param>
+    /// <param name="vmmFor">The VMM of each vCPU.</param>
+    /// <param name="faults">A hostile host's fault decisions (OPERAND_BUSY on leaves that take host-contended locks), or null.</param>
+    public static Props CreateProps(TdxModuleCore core, Func<int, IActorRef> vmmFor, HostFaultInjector? faults = null)
     {
         ArgumentNullException.ThrowIfNull(core);
         ArgumentNullException.ThrowIfNull(vmmFor);
         var waiting = new IActorRef?[core.VcpuCount];
-        return Props.Create(() => new TdxModuleActor(core, vmmFor, waiting));
+        return Props.Create(() => new TdxModuleActor(core, vmmFor, waiting, faults));
     }
 
     private void OnTdcall(TdcallRequested request)
     {
+        if (_faults is not null && TryBusy(request))
+        {
+            return;
+        }
+
         TdcallOutcome outcome = _core.HandleTdcall(request);
         switch (outcome.Kind)
         {
@@ -70,12 +82,39 @@ public sealed class TdxModuleActor : TdxActor
         }
     }
 
+    /// <summary>
+    /// A hostile host holding the SEPT lock (TDG.MEM.PAGE.ACCEPT) or contending for an RTMR (TDG.MR.RTMR.EXTEND):
+    /// the leaf fails with TDX_OPERAND_BUSY on RCX and changes nothing.
+    /// </summary>
+    private bool TryBusy(TdcallRequested request)
+    {
+        ushort leaf = request.LeafNumber;
+        if (leaf is not ((ushort)TdcallLeaf.MemPageAccept or (ushort)TdcallLeaf.MrRtmrExtend)
+            || !_faults!.Draw(HostFaultInjector.Module, request.Vcpu, HostFaultSet.OperandBusy, out _, out _))
+        {
+            return false;
+        }
+
+        string name = TdcallLeafInfo.SpecName(leaf) ?? "TDCALL";
+        _faults.Record(new InjectedFault(request.Vcpu, "tdx-module", HostFaultSet.OperandBusy, name,
+            $"RAX = 0x{TdxStatus.OperandBusy + 1:x} (TDX_OPERAND_BUSY, RCX): the host holds the lock"));
+        Gprs regs = default;
+        regs[Gpr.Rax] = TdxStatus.OperandBusy + 1;
+        Sender.Tell(new TdcallCompleted(request.Vcpu, leaf, GprMask.Rax, regs) { InjectedFault = HostFaultNames.Name(HostFaultSet.OperandBusy) }, Self);
+        return true;
+    }
+
     private void OnVmcallCompleted(TdVmcallCompleted reply)
     {
         TdcallCompleted? completion = _core.CompleteVmcall(reply);
         if (completion is null)
         {
             return;
+        }
+
+        if (reply.InjectedFault is { } fault)
+        {
+            completion = completion with { InjectedFault = fault };
         }
 
         IActorRef vcpu = _waitingVcpus[completion.Vcpu]!;

@@ -1,6 +1,8 @@
+using TdxSim.Abi.Faults;
 using TdxSim.Abi.Messages;
 using Akka.Actor;
 using TdxSim.Runtime;
+using TdxSim.Vmm.Hostile;
 
 namespace TdxSim.Vmm;
 
@@ -32,12 +34,15 @@ public sealed class VmmActor : TdxActor, IWithTimers
     private readonly IActorRef _machine;
     private readonly TimeSpan _quoteDelay;
     private readonly IActorRef?[] _haltedCallers;
+    private readonly HostFaultInjector? _faults;
+    private readonly bool[] _endlessRetry;
+    private long _delayedReplies;
 
     /// <inheritdoc/>
     public ITimerScheduler Timers { get; set; } = null!;
 
-    /// <summary>Creates the actor; use <see cref="Props(VmmCore, IActorRef, TimeSpan?)"/>.</summary>
-    public VmmActor(VmmCore core, IActorRef machine, TimeSpan quoteDelay)
+    /// <summary>Creates the actor; use <see cref="Props(VmmCore, IActorRef, TimeSpan?, HostFaultInjector)"/>.</summary>
+    public VmmActor(VmmCore core, IActorRef machine, TimeSpan quoteDelay, HostFaultInjector? faults = null)
     {
         ArgumentNullException.ThrowIfNull(core);
         ArgumentNullException.ThrowIfNull(machine);
@@ -46,8 +51,11 @@ public sealed class VmmActor : TdxActor, IWithTimers
         _machine = machine;
         _quoteDelay = quoteDelay;
         _haltedCallers = new IActorRef?[core.VcpuCount];
+        _faults = faults;
+        _endlessRetry = new bool[core.VcpuCount];
 
         Receive<TdVmcallRequested>(OnRequested);
+        Receive<DelayedReply>(d => d.To.Tell(d.Reply, Self));
         Receive<WakeHaltedVcpu>(OnWake);
         Receive<QuoteGenerationDue>(OnQuoteDue);
     }
@@ -56,14 +64,36 @@ public sealed class VmmActor : TdxActor, IWithTimers
     /// <param name="core">The VMM logic, possibly shared by several actors.</param>
     /// <param name="machine">Receives stop requests, reports, halts and quote completions.</param>
     /// <param name="quoteDelay">GetQuote latency; default <see cref="DefaultQuoteDelay"/>.</param>
-    public static Props Props(VmmCore core, IActorRef machine, TimeSpan? quoteDelay = null)
+    /// <param name="faults">A hostile host's fault decisions (contract section 10), or null for an honest VMM.</param>
+    public static Props Props(VmmCore core, IActorRef machine, TimeSpan? quoteDelay = null, HostFaultInjector? faults = null)
     {
         TimeSpan delay = quoteDelay ?? DefaultQuoteDelay;
-        return Akka.Actor.Props.Create(() => new VmmActor(core, machine, delay));
+        return Akka.Actor.Props.Create(() => new VmmActor(core, machine, delay, faults));
     }
 
     private void OnRequested(TdVmcallRequested request)
     {
+        HostFaultSet fault = HostFaultSet.None;
+        ulong random = 0;
+        if (_faults is not null && (uint)request.Vcpu < (uint)_endlessRetry.Length)
+        {
+            HostFaultSet eligible = HostileReplies.Eligible(request);
+            if ((eligible & HostFaultSet.EndlessRetry) != 0 && _endlessRetry[request.Vcpu])
+            {
+                // Once a vCPU's MapGPA is stuck, it stays stuck: every MapGPA from it is RETRY without progress.
+                Sender.Tell(HostileReplies.EndlessRetry(request), Self);
+                return;
+            }
+
+            if (_faults.Draw(HostFaultInjector.Vmm, request.Vcpu, eligible, out fault, out random) && fault == HostFaultSet.EndlessRetry)
+            {
+                _endlessRetry[request.Vcpu] = true;
+                Inject(request, fault, "RETRY with R11 = the start GPA, for every MapGPA of this vCPU from now on");
+                Sender.Tell(HostileReplies.EndlessRetry(request), Self);
+                return;
+            }
+        }
+
         VmcallOutcome outcome;
         try
         {
@@ -88,6 +118,9 @@ public sealed class VmmActor : TdxActor, IWithTimers
                 // The guest asked the host to end the TD (debug exit, selftest success): like QEMU's isa-debug-exit,
                 // the host exits without completing the access, so no vCPU runs on after it.
                 break;
+            case VmcallDisposition.Completed when fault != HostFaultSet.None:
+                ReplyHostile(request, outcome.Reply!, fault, random);
+                break;
             case VmcallDisposition.Completed:
                 Sender.Tell(outcome.Reply!, Self);
                 break;
@@ -105,6 +138,49 @@ public sealed class VmmActor : TdxActor, IWithTimers
         }
     }
 
+    private void ReplyHostile(TdVmcallRequested request, TdVmcallCompleted reply, HostFaultSet fault, ulong random)
+    {
+        string faultName = HostFaultNames.Name(fault);
+        switch (fault)
+        {
+            case HostFaultSet.NoReply:
+                // Withheld for ever: the vCPU's reply watchdog ends the run (status 6), naming the vCPU and request.
+                Inject(request, fault, "the reply is withheld");
+                _machine.Tell(new HostFaultInjected(request.Vcpu, faultName, HostileReplies.RequestName(request), "reply withheld"), Self);
+                return;
+
+            case HostFaultSet.Delay:
+            {
+                TimeSpan delay = HostileReplies.Delay(random);
+                Inject(request, fault, string.Create(System.Globalization.CultureInfo.InvariantCulture, $"the reply comes {delay.TotalMilliseconds:F1} ms late"));
+                Timers.StartSingleTimer(new DelayKey(++_delayedReplies), new DelayedReply(Sender, reply with { InjectedFault = faultName }), delay);
+                return;
+            }
+
+            case HostFaultSet.SpuriousVe:
+            {
+                ulong gpa = request.Regs[Abi.Gpr.R12];
+                bool zapped = _core.ZapSharedPage(gpa);
+                Inject(request, fault, zapped
+                    ? $"converted, then the shared page of 0x{gpa:x} was zapped: its next access through the shared alias takes a #VE"
+                    : "nothing to zap");
+                Sender.Tell(reply with { InjectedFault = faultName }, Self);
+                return;
+            }
+
+            default:
+            {
+                TdVmcallCompleted bent = HostileReplies.Corrupt(fault, request, reply, random, out string detail);
+                Inject(request, fault, detail);
+                Sender.Tell(bent, Self);
+                return;
+            }
+        }
+    }
+
+    private void Inject(TdVmcallRequested request, HostFaultSet fault, string detail)
+        => _faults!.Record(new InjectedFault(request.Vcpu, "vmm", fault, HostileReplies.RequestName(request), detail));
+
     private void OnWake(WakeHaltedVcpu wake)
     {
         if ((uint)wake.Vcpu >= (uint)_haltedCallers.Length || _haltedCallers[wake.Vcpu] is not { } caller)
@@ -121,6 +197,18 @@ public sealed class VmmActor : TdxActor, IWithTimers
 
     private void OnQuoteDue(QuoteGenerationDue due) => _machine.Tell(_core.CompleteQuote(due.Request), Self);
 }
+
+/// <summary>VMM to itself: a hostile host's delayed reply is due to <paramref name="To"/>.</summary>
+public sealed record DelayedReply(IActorRef To, TdVmcallCompleted Reply) : ITdxMessage
+{
+    /// <inheritdoc/>
+    public int Vcpu => Reply.Vcpu;
+
+    string? ITdxMessage.Fault => Reply.InjectedFault;
+}
+
+/// <summary>The timer key of one delayed reply.</summary>
+internal sealed record DelayKey(long Id);
 
 /// <summary>VMM to itself: the quoting delay of an accepted GetQuote is over.</summary>
 public sealed record QuoteGenerationDue(QuoteRequest Request) : ITdxMessage

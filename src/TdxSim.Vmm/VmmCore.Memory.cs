@@ -69,3 +69,18 @@ public sealed partial class VmmCore
         return Done(ref call, TdVmcall.Success);
     }
 }
+
+// What a hostile host may do to shared memory behind the guest's back.
+public sealed partial class VmmCore
+{
+    /// <summary>
+    /// Zaps the shared page behind <paramref name="sharedGpa"/> (the host removes it from the shared EPT, as KVM zaps an
+    /// SPTE): the guest's next access through the shared alias is an EPT violation on shared memory, a #VE. Returns
+    /// false when no shared page was there.
+    /// </summary>
+    public bool ZapSharedPage(ulong sharedGpa)
+    {
+        ulong page = GuestPhysical.StripShared(sharedGpa) & ~(GuestPhysical.PageSize - 1);
+        return _memory.IsSharedBacked(page) && _memory.ConvertToPrivate(page, GuestPhysical.PageSize) == ConversionResult.Success;
+    }
+}

@@ -40,6 +40,7 @@ public sealed partial class VmmCore
     private readonly DeviceEventCollector _deviceEvents;
     private readonly TdVmcallCompleted?[] _pendingHalt;
     private readonly int[] _notifyVector;
+    private TdxSim.Vmm.HostApi.HostVcpuApi? _hostApi;
 
     /// <summary>Creates the VMM.</summary>
     /// <param name="options">Behaviour switches, vCPU count, MSR and CPUID tables.</param>
@@ -77,6 +78,13 @@ public sealed partial class VmmCore
 
     /// <summary>The CPUID table.</summary>
     public CpuidTable Cpuid => Options.Cpuid;
+
+    /// <summary>
+    /// The host's vCPU ioctls for this TD (a <see cref="HostApi.VmType.Tdx"/> VM): every call KVM refuses for a TD is
+    /// refused here too, so the VMM cannot read or set the guest's registers, inject events other than posted
+    /// interrupts and a pending NMI, or map read-only memory.
+    /// </summary>
+    public TdxSim.Vmm.HostApi.HostVcpuApi HostApi => _hostApi ??= new TdxSim.Vmm.HostApi.HostVcpuApi(TdxSim.Vmm.HostApi.VmType.Tdx, VcpuCount);
 
     /// <summary>Counts for the final-state dump.</summary>
     public VmmCounters Counters { get; }

@@ -22,6 +22,9 @@ public interface ITdxMessage
     /// <summary>Completion status, on replies.</summary>
     ulong? Status => null;
 
+    /// <summary>The hostile-host fault this message carries or reports (<c>TdxSim.Abi.Faults.HostFaultNames</c>), or null.</summary>
+    string? Fault => null;
+
     /// <summary>The registers the receiver may see (bit n = <see cref="Gpr"/> n).</summary>
     ushort VisibleRegisters => 0;
 

@@ -23,6 +23,9 @@ public enum GuestStopKind
 
     /// <summary>A bug in the emulator; exit status 8.</summary>
     InternalError,
+
+    /// <summary>A hostile host never answered a request (the vCPU waited past the reply timeout); exit status 6.</summary>
+    ReplyTimeout,
 }
 
 /// <summary>Machine to vCPU: start running guest code at the vCPU's entry state.</summary>
@@ -38,7 +41,9 @@ public sealed record StopVcpu(int Vcpu) : ITdxMessage;
 /// </summary>
 /// <param name="Vcpu">The vCPU asked.</param>
 /// <param name="LongerThanNs">The longest wait for a reply that is not yet a stall.</param>
-public sealed record CheckReplyWait(int Vcpu, long LongerThanNs) : ITdxMessage;
+/// <param name="HostileHost">The host may withhold replies on purpose (a hostile VMM): a stall is then a
+/// <see cref="GuestStopKind.ReplyTimeout"/>, not an internal error.</param>
+public sealed record CheckReplyWait(int Vcpu, long LongerThanNs, bool HostileHost = false) : ITdxMessage;
 
 /// <summary>
 /// A component (the VMM for device exits and ReportFatalError, a vCPU for faults and limits)

@@ -32,6 +32,11 @@ public sealed record TdcallCompleted(int Vcpu, ushort Leaf, ushort WrittenRegist
     /// <summary>The completion status (RAX).</summary>
     public ulong CompletionStatus => Regs[Gpr.Rax];
 
+    /// <summary>The hostile-host fault behind this completion (one the module returned, or the VMM's reply it carries), or null.</summary>
+    public string? InjectedFault { get; init; }
+
+    string? ITdxMessage.Fault => InjectedFault;
+
     string? ITdxMessage.Leaf => TdcallLeafInfo.SpecName(Leaf);
 
     ulong? ITdxMessage.Status => CompletionStatus;

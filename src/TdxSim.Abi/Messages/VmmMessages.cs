@@ -33,6 +33,11 @@ public sealed record TdVmcallCompleted(int Vcpu, ulong Subfunction, ushort GprSe
     /// <summary>The TDVMCALL status (R10).</summary>
     public ulong VmcallStatus => Regs[Gpr.R10];
 
+    /// <summary>The hostile-host fault injected into this reply, or null for an honest one.</summary>
+    public string? InjectedFault { get; init; }
+
+    string? ITdxMessage.Fault => InjectedFault;
+
     string? ITdxMessage.Leaf => "TDG.VP.VMCALL";
 
     string? ITdxMessage.Subfn => TdVmcall.SubfunctionName(Subfunction);
@@ -42,4 +47,15 @@ public sealed record TdVmcallCompleted(int Vcpu, ulong Subfunction, ushort GprSe
     ushort ITdxMessage.VisibleRegisters => GprSelect;
 
     Gprs ITdxMessage.Registers => Regs;
+}
+
+/// <summary>
+/// VMM to machine: a hostile host injected a fault that leaves no reply to mark (a reply withheld), so the message
+/// log still names it. <paramref name="FaultName"/> is the kind, <paramref name="Request"/> the request it hit.
+/// </summary>
+public sealed record HostFaultInjected(int Vcpu, string FaultName, string Request, string Detail) : ITdxMessage
+{
+    string? ITdxMessage.Leaf => "TDG.VP.VMCALL";
+
+    string? ITdxMessage.Fault => FaultName;
 }

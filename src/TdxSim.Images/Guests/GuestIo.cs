@@ -61,10 +61,14 @@ public sealed class GuestIo
         MmioRead64 = a.CreateLabel($"{p}_mmio_rd64");
         MmioWrite64 = a.CreateLabel($"{p}_mmio_wr64");
         Tdvmcall = a.CreateLabel($"{p}_tdvmcall");
+        TdvmcallStatus = a.CreateLabel($"{p}_tdvmcall_status");
     }
 
     /// <summary>The path these routines take.</summary>
     public IoPath Path { get; }
+
+    /// <summary>The failure handler: jump here with R10 = the TDVMCALL status, R11 = the sub-function.</summary>
+    public Label Fail => _fail;
 
     /// <summary>putc(AL): waits for LSR.THRE, then writes AL to COM1.</summary>
     public Label Putc { get; }
@@ -117,6 +121,13 @@ public sealed class GuestIo
     /// Available on both paths (some operations, such as MapGPA, exist only as TDVMCALLs).
     /// </summary>
     public Label Tdvmcall { get; }
+
+    /// <summary>
+    /// tdvmcall_status(R11 = sub-function, R12..R15 = arguments) → R10 = the TDVMCALL status, R11..R15 outputs: for
+    /// callers that handle a failed TDVMCALL themselves (decompressor-style port I/O, MapGPA's retry loop). A failed
+    /// TDCALL (RAX ≠ 0) still jumps to the failure handler, as Linux panics on it. Clobbers RAX, RCX, R10.
+    /// </summary>
+    public Label TdvmcallStatus { get; }
 
     /// <summary>Emits a call that prints a string literal (placed in a string pool by <paramref name="strings"/>).</summary>
     public void Print(StringPool strings, string text)
@@ -172,13 +183,22 @@ public sealed class GuestIo
         _a.jmp(_fail);
         _a.Label(ref ok);
         _a.ret();
+
+        Place(TdvmcallStatus);
+        _a.xor(eax, eax);
+        _a.mov(ecx, ParavirtSelect);
+        _a.xor(r10d, r10d);
+        _a.tdcall();
+        _a.test(rax, rax);
+        _a.jnz(_fail);
+        _a.ret();
     }
 
     /// <summary>
     /// Saves RCX and R10..R15 (and RAX unless the routine returns R11 in it) around a TDVMCALL whose
     /// arguments <paramref name="body"/> loads.
     /// </summary>
-    private void WithTdvmcallFrame(Action body, bool returnR11InRax = false)
+    private void WithTdvmcallFrame(Action body, bool returnR11InRax = false, Action? call = null)
     {
         if (!returnR11InRax)
         {
@@ -193,7 +213,15 @@ public sealed class GuestIo
         _a.push(r14);
         _a.push(r15);
         body();
-        _a.call(Tdvmcall);
+        if (call is null)
+        {
+            _a.call(Tdvmcall);
+        }
+        else
+        {
+            call();
+        }
+
         if (returnR11InRax)
         {
             _a.mov(rax, r11);
@@ -217,7 +245,11 @@ public sealed class GuestIo
     /// R13 = 1 for a write (both sub-functions encode direction so), R14 the port or GPA that
     /// <paramref name="loadAddress"/> loads, R15 the value from RAX on a write; a read returns R11 in RAX.
     /// </summary>
-    private void EmitParavirtAccess(int subfunction, int size, bool write, Action loadAddress)
+    /// <remarks>
+    /// Port I/O (<paramref name="decompressorIo"/>) behaves as Linux's decompressor does over TDX (reference 5): an IN
+    /// whose TDVMCALL failed reads all ones, an OUT ignores the status. MMIO fails to the failure handler.
+    /// </remarks>
+    private void EmitParavirtAccess(int subfunction, int size, bool write, Action loadAddress, bool decompressorIo = false)
         => WithTdvmcallFrame(
             () =>
             {
@@ -238,7 +270,23 @@ public sealed class GuestIo
                     _a.mov(r15d, eax);
                 }
             },
-            returnR11InRax: !write);
+            returnR11InRax: !write,
+            call: decompressorIo ? () => EmitDecompressorCall(write) : null);
+
+    private void EmitDecompressorCall(bool write)
+    {
+        _a.call(TdvmcallStatus);
+        if (write)
+        {
+            return;
+        }
+
+        Label ok = _a.CreateLabel();
+        _a.test(r10, r10);
+        _a.jz(ok);
+        _a.mov(r11, ulong.MaxValue);
+        _a.Label(ref ok);
+    }
 
     private void EmitPortRoutines()
     {
@@ -268,10 +316,14 @@ public sealed class GuestIo
             }
             else
             {
-                EmitParavirtAccess(30, size, write: !isIn, () => _a.movzx(r14d, dx));
+                EmitParavirtAccess(30, size, write: !isIn, () => _a.movzx(r14d, dx), decompressorIo: true);
                 if (isIn && size == 1)
                 {
                     _a.movzx(eax, al);
+                }
+                else if (isIn)
+                {
+                    _a.mov(eax, eax); // inl() returns 32 bits, whatever the host put above them
                 }
             }
 

@@ -301,9 +301,20 @@ public static class TourGuest
         a.pop(rcx);
     }
 
+    /// <summary>
+    /// MapGPA of one page as Linux's <c>tdx_map_gpa()</c> does it (reference 2.5): on TDVMCALL_STATUS_RETRY, R11 says
+    /// where to resume; it must lie inside the range; a retry without progress counts, and after three of them in a
+    /// row the conversion fails (to the failure handler with R10 = the status), as does any status but RETRY and
+    /// SUCCESS. The loop's own state lives in registers the TDVMCALL does not expose (RSI, RDI, RDX).
+    /// </summary>
     private static void EmitMapGpa(Assembler a, GuestIo io, ulong gpa)
     {
         // MapGPA: R11 = 0x10001, R12 = start GPA (shared bit chooses the direction), R13 = size.
+        const int maxRetriesPerPage = 3;
+        Label loop = a.CreateLabel();
+        Label noProgress = a.CreateLabel();
+        Label failed = a.CreateLabel();
+        Label done = a.CreateLabel();
         a.push(r10);
         a.push(r11);
         a.push(r12);
@@ -311,12 +322,43 @@ public static class TourGuest
         a.push(r14);
         a.push(r15);
         a.push(rcx);
+        a.push(rsi);
+        a.push(rdi);
+        a.push(rdx);
+        a.mov(rsi, gpa);
+        a.mov(rdi, gpa + 0x1000);
+        a.xor(edx, edx);
+        a.Label(ref loop);
         a.mov(r11d, 0x10001);
-        a.mov(r12, gpa);
-        a.mov(r13d, 0x1000);
+        a.mov(r12, rsi);
+        a.mov(r13, rdi);
+        a.sub(r13, rsi);
         a.xor(r14d, r14d);
         a.xor(r15d, r15d);
-        a.call(io.Tdvmcall);
+        a.call(io.TdvmcallStatus);
+        a.test(r10, r10);
+        a.jz(done);
+        a.cmp(r10, 1);                       // TDVMCALL_STATUS_RETRY
+        a.jne(failed);
+        a.cmp(r11, rsi);
+        a.jb(failed);
+        a.je(noProgress);
+        a.cmp(r11, rdi);
+        a.jae(failed);
+        a.mov(rsi, r11);                     // progress: resume there, the count starts again
+        a.xor(edx, edx);
+        a.jmp(loop);
+        a.Label(ref noProgress);
+        a.inc(edx);
+        a.cmp(edx, maxRetriesPerPage);
+        a.jb(loop);
+        a.Label(ref failed);
+        a.mov(r11d, 0x10001);
+        a.jmp(io.Fail);
+        a.Label(ref done);
+        a.pop(rdx);
+        a.pop(rdi);
+        a.pop(rsi);
         a.pop(rcx);
         a.pop(r15);
         a.pop(r14);

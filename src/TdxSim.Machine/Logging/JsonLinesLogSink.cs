@@ -98,6 +98,8 @@ public sealed class JsonLinesLogSink : MessageLogSink
                 Gprs registers = tdx.Registers;
                 LogFormat.WriteRegisters(w, LogFormat.Regs, mask, in registers);
             }
+
+            WriteOptional(w, LogFormat.Fault, tdx.Fault);
         }
 
         w.WriteEndObject();

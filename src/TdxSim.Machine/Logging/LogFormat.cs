@@ -29,6 +29,7 @@ public static class LogFormat
     public const string CorrField = "corr";
     public const string StatusField = "status";
     public const string RegsField = "regs";
+    public const string FaultField = "fault";
 
     /// <summary>Longest hex text: "0x" and 16 digits.</summary>
     public const int MaxHexLength = 18;
@@ -45,6 +46,7 @@ public static class LogFormat
     internal static readonly JsonEncodedText Corr = JsonEncodedText.Encode(CorrField);
     internal static readonly JsonEncodedText Status = JsonEncodedText.Encode(StatusField);
     internal static readonly JsonEncodedText Regs = JsonEncodedText.Encode(RegsField);
+    internal static readonly JsonEncodedText Fault = JsonEncodedText.Encode(FaultField);
 
     /// <summary>Register names pre-encoded, indexed by <see cref="Gpr"/>.</summary>
     internal static readonly JsonEncodedText[] RegisterNames = CreateRegisterNames();

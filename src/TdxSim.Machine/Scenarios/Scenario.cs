@@ -72,6 +72,17 @@ public enum MsrAccess
 /// <summary>One MSR of the VMM's MSR table, as a scenario states it.</summary>
 public sealed record MsrRule(uint Index, MsrAccess Access, ulong Value);
 
+/// <summary>A hostile VMM as a scenario states it.</summary>
+/// <param name="Seed">Seed of the fault decisions; null: the run's <see cref="Scenario.Seed"/>, so a sweep over seeds
+/// sweeps the faults too.</param>
+/// <param name="Faults">The kinds it may inject.</param>
+/// <param name="Rate">Probability, 0 to 1, that an eligible request gets a fault.</param>
+public sealed record HostileVmmSettings(ulong? Seed, Abi.Faults.HostFaultSet Faults, double Rate)
+{
+    /// <summary>Every kind at the default rate.</summary>
+    public static HostileVmmSettings Default { get; } = new(null, Abi.Faults.HostFaultSet.All, Abi.Faults.HostileVmmPlan.DefaultRate);
+}
+
 /// <summary>VMM behaviour knobs a scenario may set.</summary>
 public sealed record VmmSettings
 {
@@ -175,6 +186,18 @@ public sealed record Scenario
 
     /// <summary>VMM behaviour.</summary>
     public VmmSettings VmmSettings { get; init; } = new();
+
+    /// <summary>A hostile VMM (contract section 10: <c>--hostile-vmm SEED</c>, scenario key <c>hostile_vmm</c>), or null.</summary>
+    public HostileVmmSettings? HostileVmm { get; init; }
+
+    /// <summary>The longest a hostile run waits for a reply (wall clock) before it ends as a reply timeout (status 6).</summary>
+    public const ulong HostileReplyTimeoutMs = 2_000;
+
+    /// <summary>
+    /// The same under the deterministic dispatcher, in virtual milliseconds: virtual time moves with the cost model, so
+    /// a vCPU spinning on a lock that a vCPU stuck without its reply holds takes about half a second of machine time for 5 ms.
+    /// </summary>
+    public const ulong HostileDeterministicReplyTimeoutMs = 5;
 
     /// <summary>Message log path (JSON Lines), or null.</summary>
     public string? LogPath { get; init; }

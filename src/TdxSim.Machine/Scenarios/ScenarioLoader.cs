@@ -18,13 +18,15 @@ public static class ScenarioLoader
     [
         "name", "description", "guest", "image", "kernel", "append", "initrd", "load", "entry", "vcpus", "memory", "accept",
         "unroll_string_io", "max_instructions", "time_limit_ms", "reply_timeout_ms", "seed", "deterministic", "vmm", "module",
-        "td_attributes", "vmm_settings", "log", "trace", "dump_state", "quiet", "akka", "cost_model",
+        "td_attributes", "vmm_settings", "hostile_vmm", "log", "trace", "dump_state", "quiet", "akka", "cost_model",
     ];
 
     private static readonly string[] VmmKeys =
         ["map_gpa_retry", "on_fatal_error", "hlt_wake_ns", "msr_default", "msrs", "quote_delay_ns"];
 
     private static readonly string[] MsrKeys = ["index", "access", "value"];
+
+    private static readonly string[] HostileKeys = ["seed", "faults", "rate"];
 
     /// <summary>Loads a scenario file.</summary>
     /// <exception cref="ScenarioException">The file is missing, unreadable or invalid.</exception>
@@ -81,7 +83,13 @@ public static class ScenarioLoader
         }
         catch (YamlException e)
         {
-            throw new ScenarioException($"{source}:{e.Start.Line}: invalid YAML: {FirstLine(e.Message)}", e);
+            throw new ScenarioException($"{source}:{e.Start.Line}: invalid YAML: {OneLine(FirstLine(e.Message))}", e);
+        }
+        catch (InvalidOperationException e)
+        {
+            // YamlDotNet's scanner gives up on some malformed plain scalars inside flow collections with a bare
+            // InvalidOperationException and no position (found by fuzzing): name the line where parsing stopped.
+            throw new ScenarioException($"{source}:{LastParsedLine(text)}: invalid YAML: a plain scalar or flow collection the parser cannot read", e);
         }
 
         // Later documents would otherwise be ignored without a word: a scenario is one document.
@@ -135,6 +143,7 @@ public static class ScenarioLoader
                 "module" => scenario with { Module = reader.Choice(value, "single", "per-vcpu") == "single" ? ModuleTopology.Single : ModuleTopology.PerVcpu },
                 "td_attributes" => scenario with { TdAttributes = reader.Attributes(value) },
                 "vmm_settings" => scenario with { VmmSettings = ParseVmm(reader, value) },
+                "hostile_vmm" => scenario with { HostileVmm = ParseHostile(reader, value) },
                 "log" => scenario with { LogPath = reader.Path(value, baseFolder) },
                 "trace" => scenario with { TracePath = reader.Path(value, baseFolder) },
                 "dump_state" => scenario with { DumpStatePath = reader.Path(value, baseFolder) },
@@ -234,6 +243,69 @@ public static class ScenarioLoader
         return settings;
     }
 
+    /// <summary>
+    /// <c>hostile_vmm: {seed, faults: [...], rate}</c> (contract section 10), or <c>hostile_vmm: SEED</c>. Every key is
+    /// optional: the seed defaults to the run's seed, the faults to every kind, the rate to
+    /// <see cref="Abi.Faults.HostileVmmPlan.DefaultRate"/>.
+    /// </summary>
+    private static HostileVmmSettings ParseHostile(NodeReader reader, YamlNode node)
+    {
+        HostileVmmSettings settings = HostileVmmSettings.Default;
+        if (node is YamlScalarNode)
+        {
+            return settings with { Seed = reader.Number(node) };
+        }
+
+        if (node is not YamlMappingNode map)
+        {
+            throw reader.Fail(node, "hostile_vmm must be a seed or a mapping {seed, faults, rate}");
+        }
+
+        foreach ((YamlNode keyNode, YamlNode value) in map.Children)
+        {
+            switch (reader.Key(keyNode, HostileKeys))
+            {
+                case "seed":
+                    settings = settings with { Seed = reader.Number(value) };
+                    break;
+                case "rate":
+                {
+                    string text = reader.String(value);
+                    if (!double.TryParse(text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double rate)
+                        || !(rate >= 0 && rate <= 1))
+                    {
+                        throw reader.Fail(value, $"rate must be a number from 0 to 1, not '{text}'");
+                    }
+
+                    settings = settings with { Rate = rate };
+                    break;
+                }
+
+                default:
+                {
+                    if (value is not YamlSequenceNode seq)
+                    {
+                        throw reader.Fail(value, $"faults must be a list of fault kinds ({Abi.Faults.HostFaultNames.Known})");
+                    }
+
+                    Abi.Faults.HostFaultSet kinds = Abi.Faults.HostFaultSet.None;
+                    foreach (YamlNode item in seq.Children)
+                    {
+                        string name = reader.String(item);
+                        kinds |= Abi.Faults.HostFaultNames.TryParse(name, out Abi.Faults.HostFaultSet kind)
+                            ? kind
+                            : throw reader.Fail(item, $"unknown fault kind '{name}' (known: {Abi.Faults.HostFaultNames.Known})");
+                    }
+
+                    settings = settings with { Faults = kinds };
+                    break;
+                }
+            }
+        }
+
+        return settings;
+    }
+
     private static List<MsrRule> ParseMsrs(NodeReader reader, YamlNode node)
     {
         if (node is not YamlSequenceNode seq)
@@ -280,14 +352,61 @@ public static class ScenarioLoader
         return rules;
     }
 
+    /// <summary>The line after which YAML parsing of <paramref name="text"/> fails (1 when it fails at once).</summary>
+    private static long LastParsedLine(string text)
+    {
+        long line = 1;
+        var parser = new Parser(new StringReader(text));
+        try
+        {
+            while (parser.MoveNext())
+            {
+                line = parser.Current?.End.Line ?? line;
+            }
+        }
+        catch (Exception e) when (e is YamlException or InvalidOperationException)
+        {
+            // Where it stopped is what we wanted.
+        }
+
+        return line;
+    }
+
     private static string FirstLine(string message)
     {
         int nl = message.IndexOf('\n', StringComparison.Ordinal);
         return nl < 0 ? message : message[..nl];
     }
 
+    /// <summary>
+    /// An error naming the file and line. The message is kept to one line: a value it quotes (a block scalar, a
+    /// quoted string) may hold line breaks or control characters, which are shown escaped.
+    /// </summary>
     private static ScenarioException Error(string source, YamlNode node, string message)
-        => new($"{source}:{node.Start.Line}: {message}");
+        => new($"{source}:{node.Start.Line}: {OneLine(message)}");
+
+    private static string OneLine(string text)
+    {
+        if (!text.Any(char.IsControl))
+        {
+            return text;
+        }
+
+        var b = new System.Text.StringBuilder(text.Length + 8);
+        foreach (char c in text)
+        {
+            _ = c switch
+            {
+                '\n' => b.Append("\\n"),
+                '\r' => b.Append("\\r"),
+                '\t' => b.Append("\\t"),
+                _ when char.IsControl(c) => b.Append(System.Globalization.CultureInfo.InvariantCulture, $"\\u{(int)c:x4}"),
+                _ => b.Append(c),
+            };
+        }
+
+        return b.ToString();
+    }
 
     /// <summary>Reads typed values from nodes, failing with file:line messages.</summary>
     private sealed class NodeReader(string source)
