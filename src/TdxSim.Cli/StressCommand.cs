@@ -322,8 +322,8 @@ internal static class StressCommand
             json.WriteString("op", Name(r.Options.Op));
             json.WriteString("path", Name(r.Options.Path));
             json.WriteNumber("vcpus", r.Options.Vcpus);
-            json.WriteString("vmm", r.Options.Vmm == VmmTopology.Single ? "single" : "per-vcpu");
-            json.WriteString("module", r.Options.Module == ModuleTopology.Single ? "single" : "per-vcpu");
+            json.WriteString("vmm", Name(r.Options.Vmm));
+            json.WriteString("module", Name(r.Options.Module));
             json.WriteBoolean("deterministic", r.Options.Deterministic);
             json.WriteNumber("ops", r.Ops);
             json.WriteNumber("warmup_ops", r.WarmupOps);

@@ -146,9 +146,14 @@ internal static unsafe class PrivilegedOps
     }
 
     /// <summary>MOV r/m, Sreg: Aux = segment; a register destination (Aux3 = 0) of Imm bytes is zero-extended, memory gets 16 bits.</summary>
-    public static int MovFromSreg(CpuCore* c, Op* op)
+    public static int MovFromSreg(CpuCore* c, Op* op) => StoreSelector(c, op, Selector(c, op->Aux));
+
+    /// <summary>
+    /// Stores a 16-bit selector as MOV from Sreg, STR and SLDT do: to memory (Aux3 = 1) 16 bits; to a register
+    /// of Imm bytes, zero-extended.
+    /// </summary>
+    internal static int StoreSelector(CpuCore* c, Op* op, ushort v)
     {
-        ushort v = Selector(c, op->Aux);
         if (op->Aux3 == 1)
         {
             return MemoryAccess.Store(c, Ea(c, op), v);

@@ -163,23 +163,8 @@ internal static unsafe class SystemState
     }
 
     /// <summary>STR (Aux 0) or SLDT (Aux 1) to a register (zero-extended to Imm bytes) or 16 bits of memory.</summary>
-    public static int StoreTaskOrLdt(CpuCore* c, Op* op)
-    {
-        ushort v = op->Aux == 0 ? c->State.Tr : c->State.Ldtr;
-        if (op->Aux3 == 1)
-        {
-            return MemoryAccess.Store(c, Ea(c, op), v);
-        }
-
-        switch (op->Imm)
-        {
-            case 2: SetReg(c, op->Dst, v); break;
-            case 4: SetReg(c, op->Dst, (uint)v); break;
-            default: SetReg(c, op->Dst, (ulong)v); break;
-        }
-
-        return Status.Continue;
-    }
+    public static int StoreTaskOrLdt(CpuCore* c, Op* op) =>
+        PrivilegedOps.StoreSelector(c, op, op->Aux == 0 ? c->State.Tr : c->State.Ldtr);
 
     public static int Xgetbv(CpuCore* c, Op* op)
     {
