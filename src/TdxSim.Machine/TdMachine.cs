@@ -57,6 +57,7 @@ public static class TdMachine
 
     /// <summary>How long the deterministic loop waits, with nothing ready and no timer, before it calls the TD idle.</summary>
     private static readonly TimeSpan DeterministicIdleGrace = TimeSpan.FromMilliseconds(200);
+    private static readonly TimeSpan ActorStartTimeout = TimeSpan.FromSeconds(30);
 
     /// <summary>How long stopping the actor system may take.</summary>
     private static readonly TimeSpan ShutdownGrace = TimeSpan.FromSeconds(10);
@@ -182,7 +183,7 @@ public static class TdMachine
             runtime.AddDeliveryObserver(observer);
         }
 
-        IActorRef machine = system.ActorOf(runtime.Configure(Props.Create(() => new MachineActor(wiring))), "machine");
+        IActorRef machine = runtime.StartTopLevel(Props.Create(() => new MachineActor(wiring)), "machine", ActorStartTimeout);
         io.Interrupt?.Attach(() => machine.Tell(new StopRequestedByHost(io.Interrupt.Signal!, io.Interrupt.Status)));
         MachineOutcome outcome;
         if (loop is not null)

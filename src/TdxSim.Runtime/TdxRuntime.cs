@@ -171,6 +171,38 @@ public sealed class TdxRuntime : IExtension
         return DispatcherId is { } id ? props.WithDispatcher(id) : props;
     }
 
+    /// <summary>
+    /// Creates a top-level actor and, in deterministic mode, waits until Akka has finished starting it. A top-level
+    /// actor is a <see cref="RepointableActorRef"/> that the /user guardian points at its real cell on the guardian's
+    /// own thread: its mailbox can already run on the deterministic loop while messages sent to it (its children's
+    /// first replies) still sit in the placeholder cell, to be handed over by that other thread later. The loop would
+    /// then see nothing ready, fire the next timer (the time limit) and end a run that had barely begun.
+    /// </summary>
+    /// <exception cref="TimeoutException">The guardian did not start the actor within <paramref name="timeout"/>.</exception>
+    public IActorRef StartTopLevel(Props props, string name, TimeSpan timeout)
+    {
+        ArgumentNullException.ThrowIfNull(props);
+        IActorRef actor = System.ActorOf(Configure(props), name);
+        if (Deterministic is null || actor is not RepointableActorRef repointable)
+        {
+            return actor;
+        }
+
+        var spin = new SpinWait();
+        long deadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
+        while (!repointable.IsStarted)
+        {
+            if (Environment.TickCount64 > deadline)
+            {
+                throw new TimeoutException($"the actor system did not start '{name}' within {timeout.TotalSeconds:0.#} s");
+            }
+
+            spin.SpinOnce(sleep1Threshold: 20);
+        }
+
+        return actor;
+    }
+
     /// <summary>Attaches an observer of every delivery (the message log, the trace, counters).</summary>
     public void AddDeliveryObserver(IDeliveryObserver observer)
     {

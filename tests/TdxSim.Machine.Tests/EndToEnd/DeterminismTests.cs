@@ -71,6 +71,35 @@ public sealed class DeterminismTests
         Assert.True(outputs.Count > 1, "six seeds gave the same interleaving: the seed does not reach the schedule");
     }
 
+    /// <summary>
+    /// A top-level actor is started by Akka's guardian on another thread: before <c>TdxRuntime.StartTopLevel</c> waited
+    /// for it, the loop could run the machine while its children's first replies were still parked in the placeholder
+    /// cell, find nothing ready and fire the time limit at virtual time 0 (3 runs in 400, under parallel load).
+    /// </summary>
+    [Fact]
+    public void ManyParallelDeterministicRuns_NeverEndBeforeTheGuestStarts()
+    {
+        var failures = new System.Collections.Concurrent.ConcurrentBag<string>();
+        Parallel.For(0, 240, new ParallelOptions { MaxDegreeOfParallelism = 6 }, i =>
+        {
+            ulong seed = (ulong)(i % 6) + 1;
+            try
+            {
+                TdRun run = RunRace(seed);
+                if (run.Com1Bytes.Length != 24)
+                {
+                    failures.Add($"seed {seed}: COM1 has {run.Com1Bytes.Length} bytes");
+                }
+            }
+            catch (Xunit.Sdk.XunitException e)
+            {
+                failures.Add($"seed {seed}: {e.Message}");
+            }
+        });
+
+        Assert.True(failures.IsEmpty, $"{failures.Count} of 240 runs failed, e.g. {failures.FirstOrDefault()}");
+    }
+
     [Fact]
     public void Demo_SameSeedTwice_IdenticalRuns()
     {
