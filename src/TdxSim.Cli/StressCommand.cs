@@ -284,8 +284,8 @@ internal static class StressCommand
                 key = key[..slash];
             }
 
-            costs = costs.With(key, name, setting[(equals + 1)..], out string? problem)
-                ?? throw new UsageException($"--cost: {problem}");
+            costs = costs.With(key, name, setting[(equals + 1)..], out CostSettingError? problem)
+                ?? throw new UsageException($"--cost: {problem!.Message}");
         }
 
         return costs;

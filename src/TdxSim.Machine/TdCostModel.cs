@@ -97,7 +97,7 @@ public sealed record CostModelSettings
     /// <param name="name">The name within a map key, or null for a scalar key.</param>
     /// <param name="value">The cost, in nanoseconds (a decimal number; a fraction only for <c>instruction_ns</c>).</param>
     /// <param name="error">Why it cannot be set.</param>
-    public CostModelSettings? With(string key, string? name, string value, out string? error)
+    public CostModelSettings? With(string key, string? name, string value, out CostSettingError? error)
     {
         ArgumentNullException.ThrowIfNull(key);
         ArgumentNullException.ThrowIfNull(value);
@@ -105,13 +105,13 @@ public sealed record CostModelSettings
         bool isMap = MapKeys.Contains(key);
         if (!isMap && !ScalarKeys.Contains(key))
         {
-            error = $"unknown cost key '{key}' (known: {string.Join(", ", ScalarKeys.Concat(MapKeys))})";
+            error = new CostSettingError(CostSettingProblem.UnknownKey, $"unknown cost key '{key}' (known: {string.Join(", ", ScalarKeys.Concat(MapKeys))})");
             return null;
         }
 
         if (isMap != (name is not null))
         {
-            error = isMap ? $"{key} is a mapping of names to nanoseconds" : $"{key} takes one number of nanoseconds";
+            error = new CostSettingError(CostSettingProblem.Shape, isMap ? $"{key} is a mapping of names to nanoseconds" : $"{key} takes one number of nanoseconds");
             return null;
         }
 
@@ -120,7 +120,7 @@ public sealed record CostModelSettings
             if (!double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out double perInstruction)
                 || !double.IsFinite(perInstruction) || perInstruction < 0 || perInstruction > 1e6)
             {
-                error = $"instruction_ns: '{value}' is not a cost in nanoseconds (0 to 1000000)";
+                error = new CostSettingError(CostSettingProblem.Value, $"instruction_ns: '{value}' is not a cost in nanoseconds (0 to 1000000)");
                 return null;
             }
 
@@ -130,9 +130,11 @@ public sealed record CostModelSettings
         if (!long.TryParse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long ns) || ns < 0 || ns > MaxCostNs)
         {
             string what = name is null ? key : $"{key} {name}";
-            error = value.StartsWith('-') && long.TryParse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out _)
-                ? $"{what}: a cost cannot be negative ({value})"
-                : $"{what}: '{value}' is not a cost in whole nanoseconds (0 to {MaxCostNs})";
+            error = new CostSettingError(
+                CostSettingProblem.Value,
+                value.StartsWith('-') && long.TryParse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out _)
+                    ? $"{what}: a cost cannot be negative ({value})"
+                    : $"{what}: '{value}' is not a cost in whole nanoseconds (0 to {MaxCostNs})");
             return null;
         }
 
@@ -156,7 +158,7 @@ public sealed record CostModelSettings
         };
         if (!known.Contains(name, StringComparer.Ordinal))
         {
-            error = $"{key}: unknown name '{name}' (known: {string.Join(", ", known)})";
+            error = new CostSettingError(CostSettingProblem.UnknownName, $"{key}: unknown name '{name}' (known: {string.Join(", ", known)})");
             return null;
         }
 
@@ -411,3 +413,24 @@ internal sealed class TdCostModel : IMessageCostModel
         public long BusyNs;
     }
 }
+
+/// <summary>What is wrong with one cost setting: which part of it a diagnostic should point at.</summary>
+public enum CostSettingProblem
+{
+    /// <summary>The cost key is not one the model has.</summary>
+    UnknownKey,
+
+    /// <summary>A map key's name (a device, leaf, sub-function or message type) is not one the model knows.</summary>
+    UnknownName,
+
+    /// <summary>A scalar key given a mapping, or a map key given a number.</summary>
+    Shape,
+
+    /// <summary>The value is not a cost: negative, not a number, or too large.</summary>
+    Value,
+}
+
+/// <summary>Why <see cref="CostModelSettings.With"/> refused a setting.</summary>
+/// <param name="Problem">Which part of the setting is wrong.</param>
+/// <param name="Message">The diagnostic, naming the key, name and value.</param>
+public sealed record CostSettingError(CostSettingProblem Problem, string Message);

@@ -193,13 +193,13 @@ public static class ScenarioLoader
                 foreach ((YamlNode nameNode, YamlNode cost) in names.Children)
                 {
                     string name = nameNode is YamlScalarNode { Value: { } n } ? n : throw reader.Fail(nameNode, "names must be plain strings");
-                    costs = costs.With(key, name, reader.Scalar(cost), out string? problem)
-                        ?? throw reader.Fail(problem!.Contains("unknown name", StringComparison.Ordinal) ? nameNode : cost, problem);
+                    costs = costs.With(key, name, reader.Scalar(cost), out CostSettingError? problem)
+                        ?? throw reader.Fail(problem!.Problem == CostSettingProblem.UnknownName ? nameNode : cost, problem.Message);
                 }
             }
             else
             {
-                costs = costs.With(key, null, reader.Scalar(value), out string? problem) ?? throw reader.Fail(value, problem!);
+                costs = costs.With(key, null, reader.Scalar(value), out CostSettingError? problem) ?? throw reader.Fail(value, problem!.Message);
             }
         }
 
