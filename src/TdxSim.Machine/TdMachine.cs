@@ -218,6 +218,12 @@ public static class TdMachine
             counters[$"vcpu{i}.ve"] = stats[i].VeCount;
             counters[$"vcpu{i}.tdcall"] = stats[i].TdcallCount;
             counters[$"vcpu{i}.module_emulated"] = stats[i].ModuleEmulated;
+            if (stats[i].AcceptBusyRetries != 0)
+            {
+                counters[$"vcpu{i}.accept_busy_retries"] = stats[i].AcceptBusyRetries;
+                counters["guest.accept_busy_retries"] = counters.GetValueOrDefault("guest.accept_busy_retries") + stats[i].AcceptBusyRetries;
+            }
+
             foreach ((string reason, long n) in stats[i].VeByReason())
             {
                 counters[$"vcpu{i}.ve.{reason}"] = n;

@@ -17,6 +17,13 @@ public sealed record GuestKernelOptions
     /// </summary>
     public bool AcceptPendingPages { get; init; } = true;
 
+    /// <summary>
+    /// How many times the kernel re-issues a TDG.MEM.PAGE.ACCEPT the TDX module answered with TDX_OPERAND_BUSY
+    /// (another vCPU's accept holds the page's SEPT entry) before it treats the busy status as the failure Linux
+    /// makes of it ("Failed to accept memory"). Zero: no retry, Linux 6.12's try_accept_one.
+    /// </summary>
+    public int AcceptBusyRetryLimit { get; init; } = 64;
+
     /// <summary>The GPR_SELECT mask the kernel's TDVMCALLs use: Linux's 0xFFCC since v6.6 (reference 2.1).</summary>
     public ushort VmcallSelectMask { get; init; } = Abi.TdVmcall.LinuxSelectMask;
 
