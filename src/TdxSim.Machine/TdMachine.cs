@@ -122,7 +122,17 @@ public static class TdMachine
             replyTimeoutNs = Math.Min(replyTimeoutNs ?? ulong.MaxValue, MillisecondsToNs(hostileMs));
         }
 
-        var kernel = new GuestKernelOptions { UnrollStringIo = scenario.UnrollStringIo, LinuxGuest = image.Linux is not null };
+        var kernel = new GuestKernelOptions
+        {
+            UnrollStringIo = scenario.UnrollStringIo,
+            LinuxGuest = image.Linux is not null,
+
+            // On virtual time an accept holds its SEPT entry for its cost, so a retry finds it free; on real threads
+            // the holder is a host thread the OS may preempt (or a first call the JIT compiles) while the loser spins.
+            AcceptBusyRetryLimit = scenario.Deterministic
+                ? GuestKernelOptions.Default.AcceptBusyRetryLimit
+                : GuestKernelOptions.RealTimeAcceptBusyRetryLimit,
+        };
         var completion = new TaskCompletionSource<MachineOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
         TimeSpan quoteDelay = TimeSpan.FromTicks((long)(scenario.VmmSettings.QuoteDelayNs / 100));
         var wiring = new MachineWiring(
