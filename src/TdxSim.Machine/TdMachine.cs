@@ -126,6 +126,7 @@ public static class TdMachine
         {
             UnrollStringIo = scenario.UnrollStringIo,
             LinuxGuest = image.Linux is not null,
+            LazyAccept = scenario.LazyAccept,
 
             // On virtual time an accept holds its SEPT entry for its cost, so a retry finds it free; on real threads
             // the holder is a host thread the OS may preempt (or a first call the JIT compiles) while the loser spins.

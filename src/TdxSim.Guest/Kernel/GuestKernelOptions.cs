@@ -18,6 +18,14 @@ public sealed record GuestKernelOptions
     public bool AcceptPendingPages { get; init; } = true;
 
     /// <summary>
+    /// The TD's private memory starts pending (scenario <c>accept: lazy</c>). The TDX module injects an EPT-violation
+    /// #VE only for a pending page, so a private EPT-violation #VE whose page is accepted by the time the handler
+    /// looks means another vCPU's accept won the race: the kernel re-executes the instruction. Otherwise (and in
+    /// Linux) an EPT violation on accepted private memory is a panic.
+    /// </summary>
+    public bool LazyAccept { get; init; }
+
+    /// <summary>
     /// How many times the kernel re-issues a TDG.MEM.PAGE.ACCEPT the TDX module answered with TDX_OPERAND_BUSY
     /// (another vCPU's accept holds the page's SEPT entry) before it treats the busy status as the failure Linux
     /// makes of it ("Failed to accept memory"). Zero: no retry, Linux 6.12's try_accept_one.

@@ -298,10 +298,11 @@ public sealed class VeHandler
     {
         ulong gpa = _ve.Gpa;
         PageState state = _memory.GetPageState(gpa);
-        if (_options.AcceptPendingPages && state == PageState.Accepted)
+        if (_options.AcceptPendingPages && _options.LazyAccept && state == PageState.Accepted)
         {
-            // Another vCPU accepted the page between this vCPU's fault and now (an accept storm): nothing
-            // to accept, re-execute the faulting instruction.
+            // The module injects this #VE only for a pending page, so in a TD whose memory starts pending an
+            // accepted page here means another vCPU accepted it between this vCPU's fault and now (an accept
+            // storm): nothing to accept, re-execute the faulting instruction.
             _phase = Phase.Idle;
             return KernelStep.Resume();
         }
