@@ -63,7 +63,7 @@ public sealed class VcpuActor : TdxActor
         _setup = setup;
         _cpu = setup.Cpu;
         _stats = setup.Statistics;
-        _kernel = new VeHandler(_cpu.Memory, setup.Kernel);
+        _kernel = new VeHandler(_cpu.Memory, setup.Kernel, setup.Statistics);
 
         Receive<StartVcpu>(_ => OnStart());
         Receive<RunSliceMessage>(_ => RunGuest());

@@ -122,7 +122,18 @@ public static class TdMachine
             replyTimeoutNs = Math.Min(replyTimeoutNs ?? ulong.MaxValue, MillisecondsToNs(hostileMs));
         }
 
-        var kernel = new GuestKernelOptions { UnrollStringIo = scenario.UnrollStringIo, LinuxGuest = image.Linux is not null };
+        var kernel = new GuestKernelOptions
+        {
+            UnrollStringIo = scenario.UnrollStringIo,
+            LinuxGuest = image.Linux is not null,
+            LazyAccept = scenario.LazyAccept,
+
+            // On virtual time an accept holds its SEPT entry for its cost, so a retry finds it free; on real threads
+            // the holder is a host thread the OS may preempt (or a first call the JIT compiles) while the loser spins.
+            AcceptBusyRetryLimit = scenario.Deterministic
+                ? GuestKernelOptions.Default.AcceptBusyRetryLimit
+                : GuestKernelOptions.RealTimeAcceptBusyRetryLimit,
+        };
         var completion = new TaskCompletionSource<MachineOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
         TimeSpan quoteDelay = TimeSpan.FromTicks((long)(scenario.VmmSettings.QuoteDelayNs / 100));
         var wiring = new MachineWiring(
@@ -218,6 +229,12 @@ public static class TdMachine
             counters[$"vcpu{i}.ve"] = stats[i].VeCount;
             counters[$"vcpu{i}.tdcall"] = stats[i].TdcallCount;
             counters[$"vcpu{i}.module_emulated"] = stats[i].ModuleEmulated;
+            if (stats[i].AcceptBusyRetries != 0)
+            {
+                counters[$"vcpu{i}.accept_busy_retries"] = stats[i].AcceptBusyRetries;
+                counters["guest.accept_busy_retries"] = counters.GetValueOrDefault("guest.accept_busy_retries") + stats[i].AcceptBusyRetries;
+            }
+
             foreach ((string reason, long n) in stats[i].VeByReason())
             {
                 counters[$"vcpu{i}.ve.{reason}"] = n;

@@ -22,7 +22,7 @@ public enum TdcallOutcomeKind
 }
 
 /// <summary>
-/// The result of <see cref="TdxModuleCore.HandleTdcall"/>: exactly one of the three messages, chosen by <see cref="Kind"/>.
+/// The result of <see cref="TdxModuleCore.HandleTdcall(TdcallRequested)"/>: exactly one of the three messages, chosen by <see cref="Kind"/>.
 /// </summary>
 public readonly record struct TdcallOutcome
 {

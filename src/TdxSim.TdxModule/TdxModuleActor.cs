@@ -3,6 +3,7 @@ using TdxSim.Abi.Faults;
 using TdxSim.Abi.Messages;
 using Akka.Actor;
 using TdxSim.Runtime;
+using TdxSim.TdxModule.Memory;
 
 namespace TdxSim.TdxModule;
 
@@ -66,7 +67,7 @@ public sealed class TdxModuleActor : TdxActor
             return;
         }
 
-        TdcallOutcome outcome = _core.HandleTdcall(request);
+        TdcallOutcome outcome = _core.HandleTdcall(request, Timing());
         switch (outcome.Kind)
         {
             case TdcallOutcomeKind.ForwardToVmm:
@@ -80,6 +81,23 @@ public sealed class TdxModuleActor : TdxActor
                 Sender.Tell(outcome.Completion!, Self);
                 break;
         }
+    }
+
+    /// <summary>
+    /// When this handling runs, for the TD-scope locks it takes. On the deterministic dispatcher the handlings of all
+    /// module actors run one at a time on one thread, so a lock is held in virtual time: from the handling's start
+    /// (the scheduler's time) to its end (the runtime clock, which adds the cost model's price of this TDCALL). On real
+    /// threads the core's try-locks are real.
+    /// </summary>
+    private SeptTiming Timing()
+    {
+        if (Runtime.Deterministic is null || Runtime.VirtualTime is not { } time)
+        {
+            return SeptTiming.RealTime;
+        }
+
+        long start = time.NowNanoseconds;
+        return SeptTiming.At(start, Math.Max(start, Now));
     }
 
     /// <summary>

@@ -22,7 +22,15 @@ public sealed partial class TdxModuleCore
     /// TdxSim does not let the VMM convert a shared page back implicitly; a guest must MapGPA it to private first.
     /// </para>
     /// </summary>
-    private TdcallOutcome MemPageAccept(VcpuContext ctx, in Gprs regs)
+    /// <para>
+    /// TD-scope locking ([MOD] tdg_mem_page_accept.c; reference 4.3): the SEPT entry of the page is taken with a
+    /// try-lock for the whole flow (<see cref="SeptEntryLocks"/>). An accept that finds it held by another vCPU's
+    /// accept in flight changes nothing and answers TDX_OPERAND_BUSY with operand id 1 (RCX, the operand that names
+    /// the entry: <c>0x8000020000000001</c>), as the module returns it for SEPT contention on this leaf; the guest
+    /// retries. In concurrent mode the hold lasts while the handler runs; in deterministic mode it lasts over the
+    /// handling's virtual cost (<c>leaf_ns</c> of TDG.MEM.PAGE.ACCEPT, else <c>tdcall_ns</c>), see <see cref="SeptTiming"/>.
+    /// </para>
+    private TdcallOutcome MemPageAccept(VcpuContext ctx, in Gprs regs, in SeptTiming timing)
     {
         const ushort Leaf = (ushort)TdcallLeaf.MemPageAccept;
         ulong info = regs[Gpr.Rcx];
@@ -35,11 +43,29 @@ public sealed partial class TdxModuleCore
             return Fail(ctx, Leaf, TdxStatus.WithOperand(TdxStatus.OperandInvalid, Gpr.Rcx));
         }
 
-        switch (_memory.Accept(gpa, (int)level))
+        if (!_septLocks.TryAcquire(gpa, (int)level, in timing))
+        {
+            Counters.CountAccept(ctx.Index, TdxModuleCounters.AcceptBusy);
+            return Fail(ctx, Leaf, TdxStatus.WithOperand(TdxStatus.OperandBusy, Gpr.Rcx));
+        }
+
+        TdAcceptResult result;
+        try
+        {
+            result = _memory.Accept(gpa, (int)level);
+        }
+        finally
+        {
+            _septLocks.Release(gpa, (int)level, in timing);
+        }
+
+        switch (result)
         {
             case TdAcceptResult.Success:
+                Counters.CountAccept(ctx.Index, TdxModuleCounters.AcceptSuccess);
                 return Fail(ctx, Leaf, TdxStatus.Success);
             case TdAcceptResult.AlreadyAccepted:
+                Counters.CountAccept(ctx.Index, TdxModuleCounters.AcceptAlready);
                 return Fail(ctx, Leaf, TdxStatus.WithDetail(TdxStatus.PageAlreadyAccepted, (uint)level));
             case TdAcceptResult.SizeMismatch:
                 return Fail(ctx, Leaf, TdxStatus.WithDetail(TdxStatus.PageSizeMismatch, (uint)level));

@@ -19,7 +19,7 @@ namespace TdxSim.TdxModule;
 /// </para>
 /// <para>
 /// Roadmap hooks: a per-vCPU module with shared metadata needs only a second front end over the same TD-wide state;
-/// TDX_OPERAND_BUSY and seeded fault injection belong at the single dispatch point of <see cref="HandleTdcall"/> and
+/// TDX_OPERAND_BUSY and seeded fault injection belong at the single dispatch point of <see cref="HandleTdcall(TdcallRequested, in Memory.SeptTiming)"/> and
 /// around the TD-wide lock.
 /// </para>
 /// </summary>
@@ -34,6 +34,7 @@ public sealed partial class TdxModuleCore
     private readonly VcpuContext[] _vcpus;
     private readonly CpuidVirtualization _cpuid;
     private readonly Lock _tdLock = new();
+    private readonly SeptEntryLocks _septLocks;
     private readonly byte[] _rtmrs = new byte[RtmrCount * TdxModuleOptions.MeasurementLength];
     private readonly byte[] _tdInfoStatic = new byte[Attestation.TdReportLayout.TdInfoSize];
     private readonly byte[] _reportMacKey = new byte[TdxModuleOptions.ReportMacKeyLength];
@@ -53,6 +54,7 @@ public sealed partial class TdxModuleCore
         options.Validate();
         Options = options;
         _memory = memory;
+        _septLocks = new SeptEntryLocks(memory.PrivateSize);
         _cpuid = new CpuidVirtualization(options);
         _vcpus = new VcpuContext[options.NumVcpus];
         Counters = new TdxModuleCounters(options.NumVcpus);
@@ -114,7 +116,15 @@ public sealed partial class TdxModuleCore
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">No such vCPU.</exception>
     /// <exception cref="InvalidOperationException">The vCPU still has a TDG.VP.VMCALL with the VMM (a vCPU bug).</exception>
-    public TdcallOutcome HandleTdcall(TdcallRequested request)
+    public TdcallOutcome HandleTdcall(TdcallRequested request) => HandleTdcall(request, SeptTiming.RealTime);
+
+    /// <summary>
+    /// Handles one TDCALL whose handling runs at <paramref name="timing"/>: in deterministic mode the TD-scope locks it
+    /// takes (the SEPT entry of TDG.MEM.PAGE.ACCEPT) are held in virtual time over the handling's cost.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">No such vCPU.</exception>
+    /// <exception cref="InvalidOperationException">The vCPU still has a TDG.VP.VMCALL with the VMM (a vCPU bug).</exception>
+    public TdcallOutcome HandleTdcall(TdcallRequested request, in SeptTiming timing)
     {
         ArgumentNullException.ThrowIfNull(request);
         VcpuContext ctx = Context(request.Vcpu);
@@ -143,7 +153,7 @@ public sealed partial class TdxModuleCore
             TdcallLeaf.MrRtmrExtend => MrRtmrExtend(ctx, in regs),
             TdcallLeaf.VpVeinfoGet => VpVeinfoGet(ctx, version),
             TdcallLeaf.MrReport => MrReport(ctx, in regs),
-            TdcallLeaf.MemPageAccept => MemPageAccept(ctx, in regs),
+            TdcallLeaf.MemPageAccept => MemPageAccept(ctx, in regs, in timing),
             TdcallLeaf.VmRd => VmRd(ctx, in regs, version),
             TdcallLeaf.VmWr => VmWr(ctx, in regs),
 

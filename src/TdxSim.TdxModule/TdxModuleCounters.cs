@@ -96,12 +96,30 @@ public sealed class TdxModuleCounters
             Add(result, $"tdentry.{(TdEntryAction)i}", Sum(b => b.Entries[i]));
         }
 
+        Add(result, "accept.success", AcceptsSucceeded);
+        Add(result, "accept.already_accepted", AcceptsAlreadyAccepted);
+        Add(result, "accept.operand_busy", AcceptsBusy);
         Add(result, "vmcall.forwarded", VmcallsForwarded);
         Add(result, "vmcall.completed", VmcallsCompleted);
         Add(result, "vmcall.replies_rejected", VmcallRepliesRejected);
         Add(result, "vmcall.select_mismatches", VmcallSelectMismatches);
         return result;
     }
+
+    /// <summary>TDG.MEM.PAGE.ACCEPTs that accepted pending pages (TDX_SUCCESS).</summary>
+    public long AcceptsSucceeded => Sum(static b => b.Accepts[AcceptSuccess]);
+
+    /// <summary>TDG.MEM.PAGE.ACCEPTs that found the page accepted already (the TDX_PAGE_ALREADY_ACCEPTED warning).</summary>
+    public long AcceptsAlreadyAccepted => Sum(static b => b.Accepts[AcceptAlready]);
+
+    /// <summary>TDG.MEM.PAGE.ACCEPTs answered TDX_OPERAND_BUSY because another vCPU's accept held the SEPT entry.</summary>
+    public long AcceptsBusy => Sum(static b => b.Accepts[AcceptBusy]);
+
+    internal const int AcceptSuccess = 0;
+    internal const int AcceptAlready = 1;
+    internal const int AcceptBusy = 2;
+
+    internal void CountAccept(int vcpu, int outcome) => _blocks[vcpu].Accepts[outcome]++;
 
     internal void CountLeaf(int vcpu, ushort leaf) => _blocks[vcpu].Leaves[LeafSlot(leaf)]++;
 
@@ -164,6 +182,7 @@ public sealed class TdxModuleCounters
         public readonly long[] Statuses = new long[KnownStatusClasses.Length + 1];
         public readonly long[] Exits = new long[ReasonSlots + 1];
         public readonly long[] Entries = new long[EntrySlots];
+        public readonly long[] Accepts = new long[3];
         public long VmcallsForwarded;
         public long VmcallsCompleted;
     }

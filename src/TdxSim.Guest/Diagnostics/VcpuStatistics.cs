@@ -74,6 +74,12 @@ public sealed class VcpuStatistics
         _veByReason[r < ReasonSlots ? r : ReasonSlots - 1]++;
     }
 
+    /// <summary>TDG.MEM.PAGE.ACCEPTs the guest kernel re-issued after TDX_OPERAND_BUSY.</summary>
+    public long AcceptBusyRetries { get; private set; }
+
+    /// <summary>Counts an accept the guest kernel re-issues after TDX_OPERAND_BUSY.</summary>
+    public void CountAcceptBusyRetry() => AcceptBusyRetries++;
+
     /// <summary>Counts a TD exit the module handled itself.</summary>
     public void CountModuleEmulated() => ModuleEmulated++;
 

@@ -24,18 +24,28 @@ public sealed class VeHandler
     private readonly MmioDecoder _mmioDecoder = new();
     private readonly byte[] _fetch = new byte[MmioDecoder.MaxInstructionLength];
 
+    private readonly Diagnostics.VcpuStatistics? _stats;
+
     private Phase _phase;
+    private int _acceptBusyRetries;
     private VeInfo _ve;
     private MmioInstruction _mmio;
     private IoAccess _io;
 
     /// <summary>Creates the handler of one vCPU.</summary>
-    public VeHandler(GuestPhysicalMemory memory, GuestKernelOptions? options = null)
+    /// <param name="memory">The TD's memory (the kernel reads instruction bytes and page states).</param>
+    /// <param name="options">How the kernel behaves.</param>
+    /// <param name="statistics">Where the kernel counts its accept retries, or null.</param>
+    public VeHandler(GuestPhysicalMemory memory, GuestKernelOptions? options = null, Diagnostics.VcpuStatistics? statistics = null)
     {
         ArgumentNullException.ThrowIfNull(memory);
         _memory = memory;
         _options = options ?? GuestKernelOptions.Default;
+        _stats = statistics;
     }
+
+    /// <summary>TDG.MEM.PAGE.ACCEPTs this handler re-issued because the module answered TDX_OPERAND_BUSY.</summary>
+    public long AcceptBusyRetries { get; private set; }
 
     private enum Phase
     {
@@ -107,6 +117,17 @@ public sealed class VeHandler
                 return Dispatch(ref cpu);
 
             case Phase.Accept:
+                // TDX_OPERAND_BUSY: another vCPU's accept holds the page's SEPT entry. Issue the same
+                // accept again (EDK2's TdxLib retries OPERAND_BUSY the same way; Linux 6.12's
+                // try_accept_one does not, see docs/accept-busy.md), up to the kernel's retry limit.
+                if (TdxStatus.ClassOf(status) == TdxStatus.OperandBusy && _acceptBusyRetries < _options.AcceptBusyRetryLimit)
+                {
+                    _acceptBusyRetries++;
+                    AcceptBusyRetries++;
+                    _stats?.CountAcceptBusyRetry();
+                    return AcceptTdcall(_ve.Gpa);
+                }
+
                 // TDX_PAGE_ALREADY_ACCEPTED is a warning: another vCPU won the race. Either way the
                 // instruction is re-executed (no RIP advance).
                 if (status != TdxStatus.Success && TdxStatus.ClassOf(status) != TdxStatus.PageAlreadyAccepted)
@@ -276,13 +297,29 @@ public sealed class VeHandler
     private KernelStep BeginPrivateEptViolation()
     {
         ulong gpa = _ve.Gpa;
-        if (!_options.AcceptPendingPages || _memory.GetPageState(gpa) != PageState.Pending)
+        PageState state = _memory.GetPageState(gpa);
+        if (_options.AcceptPendingPages && _options.LazyAccept && state == PageState.Accepted)
+        {
+            // The module injects this #VE only for a pending page, so in a TD whose memory starts pending an
+            // accepted page here means another vCPU accepted it between this vCPU's fault and now (an accept
+            // storm): nothing to accept, re-execute the faulting instruction.
+            _phase = Phase.Idle;
+            return KernelStep.Resume();
+        }
+
+        if (!_options.AcceptPendingPages || state != PageState.Pending)
         {
             return Fail($"Unexpected EPT-violation on private memory at 0x{gpa:x}");
         }
 
         // Accept the 4 KiB page and re-execute the faulting instruction (KVM TDX selftests' handler).
         _phase = Phase.Accept;
+        _acceptBusyRetries = 0;
+        return AcceptTdcall(gpa);
+    }
+
+    private static KernelStep AcceptTdcall(ulong gpa)
+    {
         Gprs regs = default;
         regs[Gpr.Rax] = (ulong)TdcallLeaf.MemPageAccept;
         regs[Gpr.Rcx] = PageOf(gpa); // level 0 (4 KiB) in bits 2:0

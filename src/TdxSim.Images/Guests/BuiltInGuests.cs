@@ -17,6 +17,8 @@ public static class BuiltInGuests
             _ => TourGuest.Build(exitThroughDebugPort: false).ToImage()),
         new("demo", "the #VE and paravirt walks of smp-hello, then exit through the debug port 0xF4 (exit 1)",
             _ => TourGuest.Build(exitThroughDebugPort: true).ToImage()),
+        new("accept-storm", "with accept: lazy, every vCPU touches the same 64 pending pages in lock step, so their accepts collide in the TDX module; all halt (exit 0)",
+            c => AcceptStormGuest.Build(c.MemorySize).ToImage()),
     ];
 
     /// <summary>Every built-in guest.</summary>

@@ -49,8 +49,12 @@ internal sealed class FakeTdMemory : ITdMemory
 
     public TdPageState GetPageState(ulong gpa) => gpa < PrivateSize ? _states[gpa / GuestPhysical.PageSize] : TdPageState.None;
 
+    /// <summary>Runs at the start of every <see cref="Accept"/>, inside the module's SEPT lock (a test may block there).</summary>
+    public Action<ulong>? DuringAccept { get; set; }
+
     public TdAcceptResult Accept(ulong gpa, int level)
     {
+        DuringAccept?.Invoke(gpa);
         AcceptCalls++;
         ulong size = level == 0 ? GuestPhysical.PageSize : GuestPhysical.LargePageSize;
         if (gpa >= PrivateSize || PrivateSize - gpa < size)
