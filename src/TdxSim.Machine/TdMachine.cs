@@ -40,6 +40,9 @@ public sealed record MachineIo(Stream Com1, IReadOnlyList<IDeliveryObserver>? Ob
 
     /// <summary>Record the contention report (<see cref="MachineResult.Contention"/>): two clock reads per message in real time.</summary>
     public bool Contention { get; init; }
+
+    /// <summary>Audit hooks (poisoned registers and memory, a watched host memory path), or null: none.</summary>
+    public Audit.IMachineInstrumentation? Instrumentation { get; init; }
 }
 
 /// <summary>
@@ -72,6 +75,7 @@ public static class TdMachine
         GuestImage image = BuildImage(scenario);
 
         using GuestPhysicalMemory memory = ReserveMemory(scenario);
+        io.Instrumentation?.MemoryReserved(memory);
         LoadImage(memory, image);
 
         var com1 = new StreamByteSink(io.Com1);
@@ -88,7 +92,7 @@ public static class TdMachine
             },
             devices.PortBus,
             devices.MmioBus,
-            new GuestPhysicalMemoryHost(memory),
+            io.Instrumentation is { } audit ? audit.WrapHostMemory(new GuestPhysicalMemoryHost(memory)) : new GuestPhysicalMemoryHost(memory),
             deviceEvents);
         var moduleCore = new TdxModuleCore(
             new TdxModuleOptions
@@ -109,6 +113,7 @@ public static class TdMachine
             cpus[i] = new Cpu.Cpu(memory, i, new Cpu.CpuOptions { PauseExitInterval = PauseExitInterval, GuestSystem = image.Linux is not null });
             stats[i] = new VcpuStatistics { WarmupRoundTrips = io.WarmupRoundTrips is { } warm && i < warm.Count ? warm[i] : 0 };
             ResetVcpu(ref cpus[i].State, i, scenario, image);
+            io.Instrumentation?.VcpuReset(i, cpus[i].State.Gpr);
         }
 
         HostFaultInjector? faults = scenario.HostileVmm is { } hostile

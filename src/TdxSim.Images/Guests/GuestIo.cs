@@ -457,6 +457,10 @@ public sealed class GuestIo
         _a.mov(r11d, 10);
         _a.mov(r12d, eax);
         _a.mov(r13d, ecx);
+        // R14 and R15 are selected (R10..R15) but carry no input: zero them, as Linux's zero-initialized
+        // tdx_module_args does, so no stale guest value reaches the VMM (issue 13's register poison found it).
+        _a.xor(r14d, r14d);
+        _a.xor(r15d, r15d);
         _a.call(Tdvmcall);
         _a.mov(eax, r12d);
         _a.mov(ebx, r13d);
@@ -489,6 +493,9 @@ public sealed class GuestIo
                 {
                     _a.mov(r11d, 31);
                     _a.mov(r12d, ecx);
+                    _a.xor(r13d, r13d); // selected, no input: no stale guest value to the VMM
+                    _a.xor(r14d, r14d);
+                    _a.xor(r15d, r15d);
                 },
                 returnR11InRax: true);
         }
@@ -513,6 +520,8 @@ public sealed class GuestIo
                 _a.mov(r11d, 32);
                 _a.mov(r12d, ecx);
                 _a.mov(r13, rax);
+                _a.xor(r14d, r14d); // selected, no input: no stale guest value to the VMM
+                _a.xor(r15d, r15d);
             });
         }
 
