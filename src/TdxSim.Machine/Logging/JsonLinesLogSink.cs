@@ -102,6 +102,17 @@ public sealed class JsonLinesLogSink : MessageLogSink
             WriteOptional(w, LogFormat.Fault, tdx.Fault);
         }
 
+        // Optional (README, "Message log: added fields"): from the send to the handling's start, and the handling's duration.
+        if (record.SentAtNs >= 0)
+        {
+            w.WriteNumber(LogFormat.Wait, Math.Max(0, record.TimeNs - record.SentAtNs));
+        }
+
+        if (record.ServiceNs >= 0)
+        {
+            w.WriteNumber(LogFormat.Service, record.ServiceNs);
+        }
+
         w.WriteEndObject();
         w.Flush();
         w.Reset();
