@@ -55,7 +55,7 @@ internal sealed class RunOutputs : IDisposable
             throw;
         }
 
-        return new RunOutputs(sinks.Count == 0 ? null : new MessageRecorder(sinks), dumpState);
+        return new RunOutputs(sinks.Count == 0 ? null : new MessageRecorder(sinks, new MessageRecorderOptions { ServiceTimes = true }), dumpState);
     }
 
     /// <summary>Flushes the files and reports any message that could not be written.</summary>

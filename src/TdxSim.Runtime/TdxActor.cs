@@ -66,13 +66,14 @@ public abstract class TdxActor : ReceiveActor
         // only for the contention report.
         IMessageCostModel? simulation = runtime.Simulation;
         bool contention = runtime.ContentionWanted;
+        bool handled = runtime.HandledWanted;
         long startNs = 0;
         if (simulation is not null)
         {
             startNs = runtime.VirtualTime!.NowNanoseconds;
             simulation.Begin(message, _self);
         }
-        else if (contention)
+        else if (contention || handled)
         {
             startNs = runtime.Clock.NowNanoseconds;
         }
@@ -102,16 +103,29 @@ public abstract class TdxActor : ReceiveActor
                     _queue.BusyUntilNs = startNs + cost;
                 }
 
+                if (handled)
+                {
+                    runtime.Handled(_self, cost);
+                }
+
                 if (contention)
                 {
                     long arrival = sentAtNs < 0 ? -1 : sentAtNs + simulation.TransitNanoseconds;
                     Record(runtime, arrival < 0 ? -1 : Math.Max(0, startNs - arrival), startNs, cost, queued);
                 }
             }
-            else if (contention)
+            else if (contention || handled)
             {
                 long endNs = runtime.Clock.NowNanoseconds;
-                Record(runtime, sentAtNs < 0 ? -1 : Math.Max(0, startNs - sentAtNs), startNs, endNs - startNs, queued);
+                if (handled)
+                {
+                    runtime.Handled(_self, endNs - startNs);
+                }
+
+                if (contention)
+                {
+                    Record(runtime, sentAtNs < 0 ? -1 : Math.Max(0, startNs - sentAtNs), startNs, endNs - startNs, queued);
+                }
             }
         }
     }

@@ -211,6 +211,7 @@ public sealed class TdxRuntime : IExtension
         {
             _observers = [.. _observers, observer];
             _observersWantSendTimes |= observer.WantsSendTimes;
+            HandledWanted |= observer.WantsHandled;
             UpdateSendTimesWanted();
         }
     }
@@ -287,6 +288,21 @@ public sealed class TdxRuntime : IExtension
 
     /// <summary>Counts a failure seen by a supervisor (an emulator bug in TdxSim's actors).</summary>
     public void CountFailure() => Interlocked.Increment(ref _failures);
+
+    /// <summary>Whether an observer wants <see cref="IDeliveryObserver.OnHandled"/> (each handling's service time).</summary>
+    public bool HandledWanted { get; private set; }
+
+    internal void Handled(IActorRef recipient, long serviceNs)
+    {
+        IDeliveryObserver[] observers = _observers;
+        for (int i = 0; i < observers.Length; i++)
+        {
+            if (observers[i].WantsHandled)
+            {
+                observers[i].OnHandled(recipient, serviceNs);
+            }
+        }
+    }
 
     internal void Delivered(in Delivery delivery, IActorRef recipient)
     {

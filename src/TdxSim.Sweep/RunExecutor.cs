@@ -33,7 +33,7 @@ public static class RunExecutor
 
         var wall = Stopwatch.StartNew();
         using var logHash = new HashingStream();
-        var recorder = new MessageRecorder([new JsonLinesLogSink(logHash, "log hash")]);
+        var recorder = new MessageRecorder([new JsonLinesLogSink(logHash, "log hash")], new MessageRecorderOptions { ServiceTimes = true });
         MachineResult result;
         try
         {

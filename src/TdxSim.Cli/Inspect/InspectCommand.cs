@@ -61,7 +61,7 @@ public static class InspectCommand
     {
         if (string.IsNullOrWhiteSpace(options.LogPath))
         {
-            return "missing the message log to read (usage: tdxsim inspect LOG.jsonl [--by subfn|leaf|reason|port|gpa|vcpu] [--vcpu N] [--follow CORR] [--json])";
+            return "missing the message log to read (usage: tdxsim inspect LOG.jsonl [--by subfn|leaf|reason|port|gpa|vcpu|actor] [--vcpu N] [--follow CORR] [--json])";
         }
 
         if (options.By is InspectKey key && !Enum.IsDefined(key))
@@ -84,6 +84,26 @@ public static class InspectCommand
 
     private static int Table(InspectOptions options, IEnumerable<LogEntry> entries, TextWriter stdout, TextWriter stderr)
     {
+        if (options.EffectiveKey == InspectKey.Actor)
+        {
+            ActorReport actors = ActorReport.Analyze(entries, options.LogPath, options.Vcpu);
+            if (options.Json)
+            {
+                actors.WriteJson(stdout);
+            }
+            else
+            {
+                actors.WriteTable(stdout);
+            }
+
+            if (actors.Rows.Count > 0 && actors.Rows.All(r => r.BusyNs is null && r.WaitP50Ns is null))
+            {
+                stderr.WriteLine($"{Prefix}note: the log has no wait_ns or service_ns fields (written by tdxsim run --log since the contention report): only message counts are shown");
+            }
+
+            return Success;
+        }
+
         InspectReport report = InspectAnalyzer.Analyze(entries, options.LogPath, options.EffectiveKey, options.Vcpu);
         if (options.Json)
         {

@@ -20,13 +20,16 @@ public enum InspectKey
 
     /// <summary>vCPU: one sample per guest-visible request (a TD exit or a paravirt TDCALL), from its first delivery to the vCPU's resumption.</summary>
     Vcpu,
+
+    /// <summary>Receiving actor: messages, busy time, waits and queue per actor (from the log's <c>wait_ns</c> and <c>service_ns</c>).</summary>
+    Actor,
 }
 
 /// <summary>Names of <see cref="InspectKey"/> values on the command line.</summary>
 public static class InspectKeys
 {
     /// <summary>The accepted <c>--by</c> values, in the order the help lists them.</summary>
-    public static IReadOnlyList<string> Names { get; } = ["subfn", "leaf", "reason", "port", "gpa", "vcpu"];
+    public static IReadOnlyList<string> Names { get; } = ["subfn", "leaf", "reason", "port", "gpa", "vcpu", "actor"];
 
     /// <summary>Parses a <c>--by</c> value (case-insensitive).</summary>
     public static bool TryParse(string? text, out InspectKey key)
@@ -39,6 +42,7 @@ public static class InspectKeys
             "PORT" => InspectKey.Port,
             "GPA" => InspectKey.Gpa,
             "VCPU" => InspectKey.Vcpu,
+            "ACTOR" => InspectKey.Actor,
             _ => (InspectKey)(-1),
         };
         return Enum.IsDefined(key);

@@ -37,6 +37,7 @@ public sealed record InspectReport(
         InspectKey.Port => ("IO Port Access", "Instruction.IO TdVmcallRequested delivered to the VMM -> TdVmcallCompleted delivered to the TDX module"),
         InspectKey.Gpa => ("MMIO Access", "#VE.RequestMMIO TdVmcallRequested delivered to the VMM -> TdVmcallCompleted delivered to the TDX module"),
         InspectKey.Vcpu => ("VCPU", "first message of a TD exit or paravirt TDCALL delivered to the TDX module -> last reply delivered to the vCPU"),
+        InspectKey.Actor => ("ACTOR", "wait_ns and service_ns of each message, by receiving actor"),
         _ => throw new ArgumentOutOfRangeException(nameof(key), key, "Unknown inspect key."),
     };
 }

@@ -102,6 +102,18 @@ public sealed class JsonLinesLogSink : MessageLogSink
             WriteOptional(w, LogFormat.Fault, tdx.Fault);
         }
 
+        // Optional (README, "Message log: added fields"), written by a recorder with service times (every tdxsim run,
+        // stress and sweep): from the send to the handling's start, and the handling's duration.
+        if (record.ServiceNs >= 0)
+        {
+            if (record.SentAtNs >= 0)
+            {
+                w.WriteNumber(LogFormat.Wait, Math.Max(0, record.TimeNs - record.SentAtNs));
+            }
+
+            w.WriteNumber(LogFormat.Service, record.ServiceNs);
+        }
+
         w.WriteEndObject();
         w.Flush();
         w.Reset();

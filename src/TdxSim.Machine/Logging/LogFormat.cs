@@ -30,6 +30,8 @@ public static class LogFormat
     public const string StatusField = "status";
     public const string RegsField = "regs";
     public const string FaultField = "fault";
+    public const string WaitField = "wait_ns";
+    public const string ServiceField = "service_ns";
 
     /// <summary>Longest hex text: "0x" and 16 digits.</summary>
     public const int MaxHexLength = 18;
@@ -47,6 +49,8 @@ public static class LogFormat
     internal static readonly JsonEncodedText Status = JsonEncodedText.Encode(StatusField);
     internal static readonly JsonEncodedText Regs = JsonEncodedText.Encode(RegsField);
     internal static readonly JsonEncodedText Fault = JsonEncodedText.Encode(FaultField);
+    internal static readonly JsonEncodedText Wait = JsonEncodedText.Encode(WaitField);
+    internal static readonly JsonEncodedText Service = JsonEncodedText.Encode(ServiceField);
 
     /// <summary>Register names pre-encoded, indexed by <see cref="Gpr"/>.</summary>
     internal static readonly JsonEncodedText[] RegisterNames = CreateRegisterNames();

@@ -8,8 +8,9 @@ namespace TdxSim.Machine.Logging;
 public readonly struct MessageRecord
 {
     /// <summary>Creates a record.</summary>
-    public MessageRecord(long seq, long timeNs, object message, ActorLabel? from, ActorLabel to, long correlationId, long sentAtNs)
+    public MessageRecord(long seq, long timeNs, object message, ActorLabel? from, ActorLabel to, long correlationId, long sentAtNs, long serviceNs = -1)
     {
+        ServiceNs = serviceNs;
         Seq = seq;
         TimeNs = timeNs;
         Message = message;
@@ -42,4 +43,10 @@ public readonly struct MessageRecord
     /// recorder's clock is not known to be the one that stamped it (no clock was attached to the recorder).
     /// </summary>
     public long SentAtNs { get; }
+
+    /// <summary>
+    /// How long the recipient's handler ran on this message (virtual nanoseconds in deterministic mode), or -1 when not
+    /// recorded (<see cref="MessageRecorderOptions.ServiceTimes"/> off, or the run ended mid-handling).
+    /// </summary>
+    public long ServiceNs { get; }
 }

@@ -37,6 +37,18 @@ public sealed class MessageRecorder : IDeliveryObserver, IDisposable, IAsyncDisp
     private bool _clockAttached;
     private readonly MessageLogSink[] _sinks;
     private readonly PendingRecord[] _ring;
+
+    // With service times: per ring slot, the handler's duration and whether it has returned (1). Written lock-free by
+    // the handling thread (OnHandled), read by the writer, which takes a slot only once it is done.
+    private readonly bool _serviceTimes;
+    private readonly long[] _service;
+    private readonly int[] _done;
+
+    // The slot this thread's last OnDelivered filled, for its OnHandled (a handler is not re-entered on its thread).
+    [ThreadStatic]
+    private static MessageRecorder? t_owner;
+    [ThreadStatic]
+    private static int t_slot;
     private readonly TimeSpan _completionTimeout;
     private readonly Thread _writer;
     private readonly int _wakeThreshold;
@@ -93,6 +105,9 @@ public sealed class MessageRecorder : IDeliveryObserver, IDisposable, IAsyncDisp
         }
 
         _ring = new PendingRecord[options.Capacity];
+        _serviceTimes = options.ServiceTimes;
+        _service = _serviceTimes ? new long[options.Capacity] : [];
+        _done = _serviceTimes ? new int[options.Capacity] : [];
         _wakeThreshold = Math.Clamp(options.Capacity / 2, 1, BatchSize);
         _completionTimeout = options.CompletionTimeout;
         Namer = new ActorNamer(options.RootPath);
@@ -235,6 +250,23 @@ public sealed class MessageRecorder : IDeliveryObserver, IDisposable, IAsyncDisp
     }
 
     /// <inheritdoc/>
+    public bool WantsHandled => _serviceTimes;
+
+    /// <inheritdoc/>
+    public void OnHandled(IActorRef recipient, long serviceNs)
+    {
+        if (!_serviceTimes || !ReferenceEquals(t_owner, this))
+        {
+            return;
+        }
+
+        t_owner = null;
+        int slot = t_slot;
+        _service[slot] = serviceNs;
+        Volatile.Write(ref _done[slot], 1);
+    }
+
+    /// <inheritdoc/>
     public void OnDelivered(in Delivery envelope, IActorRef recipient)
     {
         lock (_gate)
@@ -261,6 +293,14 @@ public sealed class MessageRecorder : IDeliveryObserver, IDisposable, IAsyncDisp
 
             _ring[slot] = new PendingRecord(++_seq, _clock.NowNanoseconds, envelope.Message, envelope.Sender, recipient, envelope.CorrelationId, envelope.SentAtNs);
             _count++;
+            if (_serviceTimes)
+            {
+                _service[slot] = -1;
+                Volatile.Write(ref _done[slot], 0);
+                t_owner = this;
+                t_slot = slot;
+            }
+
             if (_consumerSleeping || (_consumerNapping && _count >= _wakeThreshold))
             {
                 _consumerSleeping = false;
@@ -331,6 +371,7 @@ public sealed class MessageRecorder : IDeliveryObserver, IDisposable, IAsyncDisp
     private void WriterLoop()
     {
         var batch = new PendingRecord[Math.Min(BatchSize, _ring.Length)];
+        long[] batchService = new long[batch.Length];
         int emptyNaps = 0;
         while (true)
         {
@@ -340,9 +381,9 @@ public sealed class MessageRecorder : IDeliveryObserver, IDisposable, IAsyncDisp
             bool sendTimesValid;
             lock (_gate)
             {
-                while (_count == 0 && !_closing)
+                while ((_count == 0 || !HeadDone()) && !_closing)
                 {
-                    if (emptyNaps < NapsBeforeDeepSleep)
+                    if (emptyNaps < NapsBeforeDeepSleep || _count > 0)
                     {
                         _consumerNapping = true;
                         Monitor.Wait(_gate, NapMilliseconds);
@@ -363,6 +404,18 @@ public sealed class MessageRecorder : IDeliveryObserver, IDisposable, IAsyncDisp
                 sendTimesValid = _clockAttached;
                 for (int i = 0; i < taken; i++)
                 {
+                    if (_serviceTimes)
+                    {
+                        // Only records whose handler has returned, in order (at the end, all: their service is unknown).
+                        if (Volatile.Read(ref _done[_head]) == 0 && !_closing)
+                        {
+                            taken = i;
+                            break;
+                        }
+
+                        batchService[i] = Volatile.Read(ref _done[_head]) != 0 ? _service[_head] : -1;
+                    }
+
                     batch[i] = _ring[_head];
                     _ring[_head] = default;
                     if (++_head == _ring.Length)
@@ -382,7 +435,7 @@ public sealed class MessageRecorder : IDeliveryObserver, IDisposable, IAsyncDisp
 
             for (int i = 0; i < taken; i++)
             {
-                Dispatch(in batch[i], sendTimesValid);
+                Dispatch(in batch[i], sendTimesValid, _serviceTimes ? batchService[i] : -1);
                 batch[i] = default;
                 Interlocked.Increment(ref _dispatched);
             }
@@ -407,7 +460,9 @@ public sealed class MessageRecorder : IDeliveryObserver, IDisposable, IAsyncDisp
         }
     }
 
-    private void Dispatch(in PendingRecord pending, bool sendTimeValid)
+    private bool HeadDone() => !_serviceTimes || Volatile.Read(ref _done[_head]) != 0;
+
+    private void Dispatch(in PendingRecord pending, bool sendTimeValid, long serviceNs)
     {
         var record = new MessageRecord(
             pending.Seq,
@@ -416,7 +471,8 @@ public sealed class MessageRecorder : IDeliveryObserver, IDisposable, IAsyncDisp
             pending.Sender is null ? null : Namer.LabelOfSingleThreaded(pending.Sender),
             Namer.LabelOfSingleThreaded(pending.Recipient),
             pending.CorrelationId,
-            sendTimeValid ? pending.SentAtNs : -1);
+            sendTimeValid ? pending.SentAtNs : -1,
+            serviceNs);
         foreach (MessageLogSink sink in _sinks)
         {
             sink.Write(in record);

@@ -15,6 +15,13 @@ public sealed record MessageRecorderOptions
     /// <summary>How long <see cref="MessageRecorder.Complete"/> waits for the writer to drain; infinite by default.</summary>
     public TimeSpan CompletionTimeout { get; init; } = Timeout.InfiniteTimeSpan;
 
+    /// <summary>
+    /// Record each handling's duration (<see cref="MessageRecord.ServiceNs"/>, the log's <c>service_ns</c>): the
+    /// recorder then asks the runtime for <see cref="TdxSim.Runtime.Tracing.IDeliveryObserver.OnHandled"/> and writes a
+    /// record only once its handler has returned. Off for recorders fed by hand (tests), which never call it.
+    /// </summary>
+    public bool ServiceTimes { get; init; }
+
     /// <summary>The defaults.</summary>
     public static MessageRecorderOptions Default { get; } = new();
 }

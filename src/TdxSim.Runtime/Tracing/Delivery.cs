@@ -46,4 +46,19 @@ public interface IDeliveryObserver
 
     /// <summary>Whether this observer reads <see cref="Delivery.SentAtNs"/>: only then does each send read the clock.</summary>
     bool WantsSendTimes => true;
+
+    /// <summary>
+    /// Whether this observer wants <see cref="OnHandled"/>: only then does each handling (outside deterministic mode)
+    /// read the clock at its end.
+    /// </summary>
+    bool WantsHandled => false;
+
+    /// <summary>
+    /// Called right after <paramref name="recipient"/>'s handler for the message last passed to <see cref="OnDelivered"/>
+    /// on this thread returned (or threw): <paramref name="serviceNs"/> is how long it ran (the cost model's virtual
+    /// nanoseconds in deterministic mode). Only called when <see cref="WantsHandled"/> is true.
+    /// </summary>
+    void OnHandled(IActorRef recipient, long serviceNs)
+    {
+    }
 }

@@ -42,16 +42,21 @@ public sealed class ChromeTraceTests
         Assert.Equal(0, guest[3].DurNs);
         Assert.Equal(r[7].TimeNs, guest[3].TsNs);
 
-        List<TraceEvent> module = [.. events.Where(e => e.Pid == ChromeTraceWriter.ModulePid)];
+        List<TraceEvent> module = [.. events.Where(e => e.Pid == ChromeTraceWriter.ModulePid && e.Cat != "wait")];
         Assert.Equal(["TD exit IO_INSTRUCTION", "TDG.VP.VEINFO.GET", "TDG.VP.VMCALL<Instruction.IO>", "TDVMCALL<Instruction.IO> completed"], module.Select(e => e.Name));
 
         // Module handling: from delivery to the send of its next message; the gap after it is queueing.
         Assert.Equal([r[0].TimeNs, r[1].SentAtNs], new[] { module[0].TsNs, module[0].EndNs });
         Assert.Equal([r[6].TimeNs, r[7].SentAtNs], new[] { module[3].TsNs, module[3].EndNs });
 
-        TraceEvent vmm = Assert.Single(events, e => e.Pid == ChromeTraceWriter.VmmPid);
+        TraceEvent vmm = Assert.Single(events, e => e.Pid == ChromeTraceWriter.VmmPid && e.Cat != "wait");
         Assert.Equal("TDVMCALL<Instruction.IO>", vmm.Name);
         Assert.Equal(300, vmm.DurNs);
+
+        // Queue waits: a slice from the send to the handling's start, just before the handling slice.
+        TraceEvent exitWait = Assert.Single(events, e => e.Cat == "wait" && e.Name == "wait: TdExited");
+        Assert.Equal([r[0].SentAtNs, r[0].TimeNs], new[] { exitWait.TsNs, exitWait.EndNs });
+        Assert.Equal(module[0].TsNs, exitWait.EndNs);
         Assert.Equal("0x3f8", vmm.Args.GetProperty("port").GetString());
         Assert.Equal("out", vmm.Args.GetProperty("access").GetString());
         Assert.Equal("0x41", vmm.Args.GetProperty("regs").GetProperty("r15").GetString());

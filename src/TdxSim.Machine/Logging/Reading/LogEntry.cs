@@ -44,6 +44,12 @@ public sealed class LogEntry
     /// <summary><c>status</c>, where present.</summary>
     public ulong? Status { get; init; }
 
+    /// <summary><c>wait_ns</c> (from the send to the handling's start), where present.</summary>
+    public long? WaitNs { get; init; }
+
+    /// <summary><c>service_ns</c> (how long the handler ran), where present.</summary>
+    public long? ServiceNs { get; init; }
+
     /// <summary>Which registers <c>regs</c> holds (bit n = <see cref="Gpr"/> n).</summary>
     public ushort RegisterMask { get; init; }
 
@@ -57,11 +63,11 @@ public sealed class LogEntry
     /// <summary>The value of register <paramref name="register"/> when present in <c>regs</c>.</summary>
     public ulong? Register(Gpr register) => (RegisterMask & (1 << (int)register)) != 0 ? _registers[register] : null;
 
-    /// <summary>The entry as the pairing engine sees it (send time unknown).</summary>
+    /// <summary>The entry as the pairing engine sees it (send time from <c>wait_ns</c> when present, else unknown).</summary>
     public Hop ToHop() => new(
         Seq,
         TimeNs,
-        -1,
+        WaitNs is long wait ? TimeNs - wait : -1,
         Vcpu ?? -1,
         Corr,
         Hop.KindOf(Type),

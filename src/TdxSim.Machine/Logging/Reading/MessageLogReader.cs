@@ -122,7 +122,7 @@ public sealed class MessageLogReader
             throw Error("expected a JSON object");
         }
 
-        long? seq = null, time = null, corr = null;
+        long? seq = null, time = null, corr = null, wait = null, service = null;
         int? vcpu = null;
         string? from = null, to = null, type = null, leaf = null, subfn = null, reason = null;
         ulong? status = null;
@@ -177,6 +177,12 @@ public sealed class MessageLogReader
                 case Field.Regs:
                     ReadRegisters(ref json, ref mask, ref registers);
                     break;
+                case Field.Wait:
+                    wait = json.TokenType == JsonTokenType.Null ? null : Integer(ref json, LogFormat.WaitField, min: 0);
+                    break;
+                case Field.Service:
+                    service = json.TokenType == JsonTokenType.Null ? null : Integer(ref json, LogFormat.ServiceField, min: 0);
+                    break;
                 default:
                     json.Skip();
                     break;
@@ -205,6 +211,8 @@ public sealed class MessageLogReader
             Status = status,
             RegisterMask = mask,
             Registers = registers,
+            WaitNs = wait,
+            ServiceNs = service,
         };
     }
 
@@ -409,6 +417,16 @@ public sealed class MessageLogReader
             return Field.Status;
         }
 
+        if (json.ValueTextEquals(LogFormat.WaitField))
+        {
+            return Field.Wait;
+        }
+
+        if (json.ValueTextEquals(LogFormat.ServiceField))
+        {
+            return Field.Service;
+        }
+
         return json.ValueTextEquals(LogFormat.RegsField) ? Field.Regs : Field.Unknown;
     }
 
@@ -426,6 +444,8 @@ public sealed class MessageLogReader
         Field.Corr => LogFormat.CorrField,
         Field.Status => LogFormat.StatusField,
         Field.Regs => LogFormat.RegsField,
+        Field.Wait => LogFormat.WaitField,
+        Field.Service => LogFormat.ServiceField,
         _ => "?",
     };
 
@@ -448,6 +468,8 @@ public sealed class MessageLogReader
         Corr,
         Status,
         Regs,
+        Wait,
+        Service,
     }
 
     private struct SeenFields

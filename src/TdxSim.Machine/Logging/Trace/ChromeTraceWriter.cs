@@ -20,7 +20,7 @@ namespace TdxSim.Machine.Logging.Trace;
 /// handler nested inside, and a zero-length "resume" slice where the vCPU resumes; on the module track, one slice
 /// per message the module handled (from its delivery to the send of the module's next message for that request);
 /// on the VMM track, one slice per TDVMCALL (delivery of the request to the send of the reply). Gaps between slices
-/// are queueing. Port and MMIO accesses appear as instants on the devices track. Messages outside any request
+/// are queueing, drawn as "wait" slices (category <c>wait</c>) from a message's send to its handling's start. Port and MMIO accesses appear as instants on the devices track. Messages outside any request
 /// (start, halt, stop requests) appear as instants on the guest track.</para>
 /// <para>Flow arrows use the v2 form (Chromium's JSON exporter and Perfetto: <c>bind_id</c> with
 /// <c>flow_out</c>/<c>flow_in</c> on the slices themselves, never mixed with v1 <c>s</c>/<c>t</c>/<c>f</c>
@@ -80,6 +80,7 @@ public sealed class ChromeTraceWriter : IRequestObserver, IDisposable
     private readonly Dictionary<(string, string?, string?, string?), string> _names = [];
     private readonly EncodedTextCache _texts = new();
     private readonly Dictionary<int, long> _guestFree = [];
+    private readonly Dictionary<long, long> _trackFree = [];
     private bool _firstEvent = true;
     private bool _finished;
 
@@ -135,7 +136,18 @@ public sealed class ChromeTraceWriter : IRequestObserver, IDisposable
         _guestFree[request.Vcpu] = end;
         for (int i = 0; i < _chain.Count; i++)
         {
-            WriteSlice(request, hops, _chain[i], i == 0, i == _chain.Count - 1);
+            Slice slice = _chain[i];
+            if (slice.Role is SliceRole.Module or SliceRole.Vmm)
+            {
+                WriteWait(request, hops, slice);
+            }
+
+            WriteSlice(request, hops, slice, i == 0, i == _chain.Count - 1);
+            if (slice.Pid != GuestPid)
+            {
+                long key = ((long)slice.Pid << 32) | (uint)request.Vcpu;
+                _trackFree[key] = Math.Max(_trackFree.GetValueOrDefault(key, long.MinValue), Math.Max(slice.Start, slice.End));
+            }
         }
 
         foreach (TdxEvent e in _events)
@@ -237,6 +249,49 @@ public sealed class ChromeTraceWriter : IRequestObserver, IDisposable
 
         long floor = index > 0 ? hops[index - 1].DeliveredNs : long.MinValue;
         return Math.Min(delivered, Math.Max(floor, sent));
+    }
+
+    /// <summary>
+    /// The queue wait of a message the TDX module or the VMM handled: a "wait" slice on the receiver's track from the
+    /// message's send (its arrival; from a log file, <c>t_ns - wait_ns</c>) to the start of its handling, where that is
+    /// longer than zero, never before the previous slice on that track ended. Outside the flow: the handling slice that
+    /// follows it carries the arrow.
+    /// </summary>
+    private void WriteWait(TdxRequest request, ReadOnlySpan<Hop> hops, Slice handling)
+    {
+        ref readonly Hop hop = ref hops[handling.Hop];
+        if (hop.SentNs < 0)
+        {
+            return;
+        }
+
+        long key = ((long)handling.Pid << 32) | (uint)request.Vcpu;
+        long start = Math.Max(SendTime(hops, handling.Hop), _trackFree.GetValueOrDefault(key, long.MinValue));
+        long end = handling.Start;
+        if (end <= start)
+        {
+            return;
+        }
+
+        NameThread(handling.Pid, request.Vcpu);
+        BeginEvent();
+        Utf8JsonWriter w = _json;
+        w.WriteStartObject();
+        w.WriteString(Ph, Complete);
+        w.WriteNumber(Pid, handling.Pid);
+        w.WriteNumber(Tid, request.Vcpu);
+        LogFormat.WriteMicroseconds(w, Ts, start);
+        LogFormat.WriteMicroseconds(w, Dur, end - start);
+        w.WriteString(Cat, _texts.Get("wait"));
+        w.WriteString(Name, _texts.Get(NameOf("wait: ", hop.Type)));
+        w.WriteStartObject(Args);
+        w.WriteNumber(LogFormat.Corr, request.Corr);
+        w.WriteNumber(Seq, hop.Seq);
+        w.WriteString(Message, _texts.Get(hop.Type));
+        w.WriteNumber(LogFormat.Wait, end - start);
+        w.WriteEndObject();
+        w.WriteEndObject();
+        EndEvent();
     }
 
     private static int ReplyOf(ReadOnlySpan<Hop> hops, int requestIndex)
