@@ -73,7 +73,7 @@ public sealed class AcceptStormTests
     public void Deterministic_WithAZeroCostAccept_ThereIsNoBusyWindow()
     {
         Scenario s = Storm(deterministic: true, seed: 1);
-        CostModelSettings costs = s.Costs.With("leaf_ns", "TDG.MEM.PAGE.ACCEPT", "0", out string? error)!;
+        CostModelSettings costs = s.Costs.With("leaf_ns", "TDG.MEM.PAGE.ACCEPT", "0", out CostSettingError? error)!;
         Assert.Null(error);
         TdRun run = TdRunner.Run(s with { Costs = costs });
 
