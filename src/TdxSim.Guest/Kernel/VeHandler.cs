@@ -118,8 +118,9 @@ public sealed class VeHandler
 
             case Phase.Accept:
                 // TDX_OPERAND_BUSY: another vCPU's accept holds the page's SEPT entry. Issue the same
-                // accept again (EDK2's TdxLib retries OPERAND_BUSY the same way; Linux 6.12's
-                // try_accept_one does not, see docs/accept-busy.md), up to the kernel's retry limit.
+                // accept again (EDK2's TdxLib TdAcceptPages retries OPERAND_BUSY the same way, at most 3
+                // times; Linux 6.12's try_accept_one does not, see docs/accept-busy.md), up to the kernel's
+                // retry limit.
                 if (TdxStatus.ClassOf(status) == TdxStatus.OperandBusy && _acceptBusyRetries < _options.AcceptBusyRetryLimit)
                 {
                     _acceptBusyRetries++;
