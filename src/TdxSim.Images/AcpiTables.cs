@@ -8,7 +8,8 @@ namespace TdxSim.Images;
 /// an RSDP (revision 2) pointing to an XSDT, which lists one MADT. The MADT has the local APIC address, no
 /// PC-AT-compatible 8259 pair (a TD has none), one Processor Local x2APIC structure per vCPU (x2APIC ID = vCPU index,
 /// enabled), and the Multiprocessor Wakeup structure (type 0x10) with the mailbox address, by which a TDX guest
-/// starts its application processors. No FADT/DSDT: Linux then runs without the ACPI interpreter.
+/// starts its application processors; the firmware half of the mailbox holds the code the APs wait in
+/// (<see cref="ApWaitGpa"/>). No FADT/DSDT: Linux then runs without the ACPI interpreter.
 /// </summary>
 public static class AcpiTables
 {
@@ -24,6 +25,34 @@ public static class AcpiTables
 
     /// <summary>Bytes the tables occupy from <see cref="RsdpGpa"/> (mailbox included).</summary>
     public const ulong Size = 0x2000;
+
+    /// <summary>Mailbox fields (ACPI 6.4 5.2.12.19): Command (u16; 0 noop, 1 wakeup), ApicId (u32), WakeupVector (u64).</summary>
+    public const ulong MailboxCommand = 0, MailboxApicId = 4, MailboxWakeupVector = 8;
+
+    /// <summary>
+    /// Where an application processor waits for its wakeup, as TDVF's APs do: firmware code in the mailbox's
+    /// firmware-reserved second half (offset 0x800). Entered in 64-bit mode with the loader's identity paging and
+    /// RBX = the processor's x2APIC ID, it spins (PAUSE) until Command = 1 with ApicId = RBX, reads WakeupVector,
+    /// writes Command = 0 (the acknowledgement Linux's <c>acpi_wakeup_cpu()</c> waits for) and jumps to the vector,
+    /// still in 64-bit mode with identity paging (where Linux's <c>trampoline_start64</c> expects it).
+    /// </summary>
+    public const ulong ApWaitGpa = MailboxGpa + 0x800;
+
+    /// <summary>The code at <see cref="ApWaitGpa"/>.</summary>
+    public static ReadOnlySpan<byte> ApWaitCode =>
+    [
+        0xBF, unchecked((byte)MailboxGpa), unchecked((byte)(MailboxGpa >> 8)), unchecked((byte)(MailboxGpa >> 16)), 0x00, // mov edi, mailbox
+        0xF3, 0x90,                         // wait: pause
+        0x0F, 0xB7, 0x07,                   //       movzx eax, word [rdi]      ; Command
+        0x83, 0xF8, 0x01,                   //       cmp eax, 1
+        0x75, 0xF6,                         //       jne wait
+        0x8B, 0x47, 0x04,                   //       mov eax, [rdi + 4]         ; ApicId
+        0x39, 0xD8,                         //       cmp eax, ebx
+        0x75, 0xEF,                         //       jne wait
+        0x48, 0x8B, 0x47, 0x08,             //       mov rax, [rdi + 8]         ; WakeupVector
+        0x66, 0xC7, 0x07, 0x00, 0x00,       //       mov word [rdi], 0          ; Command = 0: acknowledged
+        0xFF, 0xE0,                         //       jmp rax
+    ];
 
     /// <summary>The tables for <paramref name="vcpus"/> vCPUs, to be placed at <see cref="RsdpGpa"/>.</summary>
     public static byte[] Build(int vcpus)
@@ -61,6 +90,7 @@ public static class AcpiTables
         BinaryPrimitives.WriteUInt16LittleEndian(wake[2..], 0); // mailbox version
         BinaryPrimitives.WriteUInt64LittleEndian(wake[8..], MailboxGpa);
         Checksum(madt, 9);
+        ApWaitCode.CopyTo(all[(int)(ApWaitGpa - RsdpGpa)..]);
 
         Span<byte> xsdt = all.Slice(0x40, 44);
         Header(xsdt, "XSDT", 44, 1);

@@ -14,6 +14,12 @@ namespace TdxSim.Images;
 /// <param name="GdtLimit">GDT limit (size - 1).</param>
 public sealed record LinuxBootState(ulong ZeroPage, ulong Cr3, ulong GdtBase, ushort GdtLimit)
 {
+    /// <summary>Where an application processor (vCPU 1 and up) starts instead of the kernel's entry: the firmware's
+    /// wait on the ACPI multiprocessor wakeup mailbox (<see cref="AcpiTables.ApWaitGpa"/>), in the same 64-bit state as
+    /// the boot processor (<see cref="Cr3"/>, the GDT, <see cref="BootCs"/>/<see cref="BootDs"/>) with
+    /// RBX = its x2APIC ID (the vCPU index).</summary>
+    public ulong ApEntry { get; init; } = AcpiTables.ApWaitGpa;
+
     /// <summary>The code selector the protocol requires (<c>__BOOT_CS</c>).</summary>
     public const ushort BootCs = 0x10;
 

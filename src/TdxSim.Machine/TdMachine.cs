@@ -466,6 +466,13 @@ public static class TdMachine
             state.GdtrLimit = linux.GdtLimit;
             state.Cs = LinuxBootState.BootCs;
             state.Ds = state.Es = state.Ss = LinuxBootState.BootDs;
+            if (index > 0)
+            {
+                state.Rip = linux.ApEntry;
+                state.Gpr[Gpr.Rsi] = 0;
+                state.Gpr[Gpr.Rbx] = (ulong)index;
+            }
+
             return;
         }
 
