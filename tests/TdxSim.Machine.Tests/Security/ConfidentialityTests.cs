@@ -43,9 +43,12 @@ public sealed class ConfidentialityTests
         (MachineResult poisoned, byte[] com1) = Run(scenario, audit);
 
         Assert.True(audit.Violations.Count == 0, audit.Summary);
-        Assert.True(audit.Vmcalls > 10, $"the audit saw too little traffic: {audit.Summary}");
+        // The tour (smp-hello, demo) talks to the VMM and converts pages; accept-storm talks to the TDX module and
+        // asks the VMM only to halt, so for it the invariants hold over that little traffic.
+        bool tour = guest is "smp-hello" or "demo";
+        Assert.True(audit.Vmcalls >= (tour ? 11 : vcpus), $"the audit saw too little traffic: {audit.Summary}");
         Assert.True(audit.PoisonedBytes >= (long)Scenario.DefaultMemory / 2, audit.Summary);
-        Assert.True(audit.SharedConversions >= 1, $"the tour converts pages to shared: {audit.Summary}");
+        Assert.True(!tour || audit.SharedConversions >= 1, $"the tour converts pages to shared: {audit.Summary}");
         Assert.Equal(0, poisoned.Counters.GetValueOrDefault("runtime.dead_letters"));
 
         // Poison changes nothing the guest does: same exit and, in a deterministic run, the same COM1 bytes.
