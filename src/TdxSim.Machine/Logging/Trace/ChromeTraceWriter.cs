@@ -273,15 +273,7 @@ public sealed class ChromeTraceWriter : IRequestObserver, IDisposable
             return;
         }
 
-        NameThread(handling.Pid, request.Vcpu);
-        BeginEvent();
-        Utf8JsonWriter w = _json;
-        w.WriteStartObject();
-        w.WriteString(Ph, Complete);
-        w.WriteNumber(Pid, handling.Pid);
-        w.WriteNumber(Tid, request.Vcpu);
-        LogFormat.WriteMicroseconds(w, Ts, start);
-        LogFormat.WriteMicroseconds(w, Dur, end - start);
+        Utf8JsonWriter w = BeginComplete(handling.Pid, request.Vcpu, start, end - start);
         w.WriteString(Cat, _texts.Get("wait"));
         w.WriteString(Name, _texts.Get(NameOf("wait: ", hop.Type)));
         w.WriteStartObject(Args);
@@ -292,6 +284,21 @@ public sealed class ChromeTraceWriter : IRequestObserver, IDisposable
         w.WriteEndObject();
         w.WriteEndObject();
         EndEvent();
+    }
+
+    /// <summary>Opens a complete ("X") event on track (<paramref name="pid"/>, <paramref name="tid"/>) with its time and duration.</summary>
+    private Utf8JsonWriter BeginComplete(int pid, int tid, long start, long duration)
+    {
+        NameThread(pid, tid);
+        BeginEvent();
+        Utf8JsonWriter w = _json;
+        w.WriteStartObject();
+        w.WriteString(Ph, Complete);
+        w.WriteNumber(Pid, pid);
+        w.WriteNumber(Tid, tid);
+        LogFormat.WriteMicroseconds(w, Ts, start);
+        LogFormat.WriteMicroseconds(w, Dur, duration);
+        return w;
     }
 
     private static int ReplyOf(ReadOnlySpan<Hop> hops, int requestIndex)
@@ -310,15 +317,7 @@ public sealed class ChromeTraceWriter : IRequestObserver, IDisposable
     private void WriteSlice(TdxRequest request, ReadOnlySpan<Hop> hops, Slice slice, bool first, bool last)
     {
         ref readonly Hop hop = ref hops[slice.Hop];
-        NameThread(slice.Pid, request.Vcpu);
-        BeginEvent();
-        Utf8JsonWriter w = _json;
-        w.WriteStartObject();
-        w.WriteString(Ph, Complete);
-        w.WriteNumber(Pid, slice.Pid);
-        w.WriteNumber(Tid, request.Vcpu);
-        LogFormat.WriteMicroseconds(w, Ts, slice.Start);
-        LogFormat.WriteMicroseconds(w, Dur, Math.Max(0, slice.End - slice.Start));
+        Utf8JsonWriter w = BeginComplete(slice.Pid, request.Vcpu, slice.Start, Math.Max(0, slice.End - slice.Start));
         (string category, string name) = Describe(request, hops, slice);
         w.WriteString(Cat, _texts.Get(category));
         w.WriteString(Name, _texts.Get(name));
