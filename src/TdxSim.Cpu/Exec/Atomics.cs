@@ -5,13 +5,20 @@ namespace TdxSim.Cpu.Exec;
 
 /// <summary>
 /// Atomicity of LOCK-prefixed and XCHG memory accesses against other vCPUs on other threads (SDM Vol. 3A 9.1.2).
-/// Naturally aligned locations use the host's interlocked instructions directly. A misaligned location (which on
-/// hardware may be a split lock) falls back to one process-wide lock: every misaligned locked access of any vCPU
-/// serialises on it, so those stay atomic against each other.
+/// On an x86 host every location uses the host's interlocked instructions (LOCK CMPXCHG, XCHG), which are atomic at
+/// any alignment, a split lock included: atomic against the other vCPUs' plain stores too, as the guest expects
+/// (a spinlock word at an odd address, released by a plain MOV). Hosts without misaligned atomics (ARM64) fall back,
+/// for a misaligned location only, to one process-wide lock: atomic against every other locked access, but not
+/// against a plain store to the same bytes.
 /// </summary>
 internal static unsafe class Atomics
 {
     private static readonly Lock SplitLock = new();
+
+    /// <summary>True where the host's interlocked instructions accept any alignment (x86 and x64).</summary>
+    private static readonly bool HostAtomicsAnyAlignment =
+        System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture is System.Runtime.InteropServices.Architecture.X64
+            or System.Runtime.InteropServices.Architecture.X86;
 
     /// <summary>Translates a locked read-modify-write access (exit stored and null returned on failure).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -20,7 +27,8 @@ internal static unsafe class Atomics
 
     /// <summary>Opens an atomic scope over <paramref name="size"/> bytes at host address <paramref name="p"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static AtomicScope Scope(byte* p, int size) => new(((nuint)p & (nuint)(size - 1)) != 0 ? SplitLock : null);
+    public static AtomicScope Scope(byte* p, int size) =>
+        new(!HostAtomicsAnyAlignment && ((nuint)p & (nuint)(size - 1)) != 0 ? SplitLock : null);
 
     /// <summary>An atomic region: interlocked operations when aligned, the split lock otherwise.</summary>
     internal readonly ref struct AtomicScope

@@ -151,4 +151,69 @@ public sealed class AtomicTests
         ulong actual = BitConverter.ToUInt64(bytes);
         Assert.Equal(kind == "lock inc word" ? expected & 0xFFFF : expected, actual);
     }
+
+    /// <summary>
+    /// A test-and-set spinlock at an odd address, taken by XCHG and released by a plain MOV (as the built-in smp-hello
+    /// guest's lock word is): the XCHG must be atomic against the other vCPU's plain store. It once was not (misaligned
+    /// locked accesses took a process-wide lock, which a plain store ignores): a release landed between the XCHG's
+    /// read and write, the lock stayed taken with no holder, and smp-hello hung at 64 vCPUs.
+    /// </summary>
+    [Fact]
+    public void MisalignedSpinlock_ReleasedByPlainStore_IsNeverLost()
+    {
+        const ulong lockWord = Counter + 0x3A;   // 2 mod 4: misaligned for a dword
+        const ulong shared = Counter + 0x80;
+        const int rounds = 200_000;
+        GuestProgram program = GuestProgram.Assemble(Guest.CodeBase, a =>
+        {
+            var retry = a.CreateLabel();
+            a.mov(rsi, lockWord);
+            a.mov(rdi, shared);
+            a.mov(ecx, rounds);
+            a.Label(ref retry);
+            a.mov(eax, 1);
+            a.xchg(__dword_ptr[rsi], eax);
+            a.test(eax, eax);
+            a.jnz(retry);
+            a.mov(rdx, __qword_ptr[rdi]);        // the critical section: a non-atomic increment
+            a.inc(rdx);
+            a.mov(__qword_ptr[rdi], rdx);
+            a.mov(__dword_ptr[rsi], 0);          // release: a plain store
+            a.dec(ecx);
+            a.jnz(retry);
+            a.hlt();
+        });
+        using var memory = new GuestPhysicalMemory(1 << 20);
+        Assert.True(memory.TryWritePrivate(program.Origin, program.Code));
+        const int vcpus = 2;
+        var threads = new Thread[vcpus];
+        var exits = new CpuExit[vcpus];
+        using var start = new Barrier(vcpus);
+        for (int v = 0; v < vcpus; v++)
+        {
+            int index = v;
+            var cpu = new Cpu(memory, index);
+            cpu.State.Rip = program.Origin;
+            threads[v] = new Thread(() =>
+            {
+                start.SignalAndWait();
+
+                // A lost release leaves both spinning: the limit ends them instead of hanging the test.
+                exits[index] = cpu.Run(400_000_000);
+            });
+            threads[v].Start();
+        }
+
+        foreach (Thread t in threads)
+        {
+            t.Join();
+        }
+
+        Assert.All(exits, static e => Assert.Equal(VeExitReason.Hlt, e.Ve.ExitReason));
+        var bytes = new byte[8];
+        Assert.True(memory.TryReadPrivate(shared, bytes));
+        Assert.Equal((ulong)(vcpus * rounds), BitConverter.ToUInt64(bytes));
+        Assert.True(memory.TryReadPrivate(lockWord, bytes.AsSpan(0, 4)));
+        Assert.Equal(0u, BitConverter.ToUInt32(bytes, 0));
+    }
 }
