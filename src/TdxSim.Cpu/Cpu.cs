@@ -96,6 +96,9 @@ public sealed unsafe class Cpu
     /// <summary>Pause-loop exits taken so far (a spinning vCPU's yields; deterministic mode charges each a cost).</summary>
     public ulong PauseExits => _core->PauseExits;
 
+    /// <summary>PAUSEs retired so far, exiting or not (deterministic mode charges each its latency).</summary>
+    public ulong PausesRetired => _core->PausesRetired;
+
     /// <summary>Number of cached blocks (for tests and diagnostics).</summary>
     public int CachedBlockCount => _blocks.Count;
 

@@ -16,13 +16,20 @@ public sealed record CostModelSettings
 {
     /// <summary>The keys of <c>cost_model</c> that take one number.</summary>
     public static readonly IReadOnlyList<string> ScalarKeys =
-        ["instruction_ns", "pause_exit_ns", "transit_ns", "tdcall_ns", "td_exit_ns", "td_entry_ns", "vmm_ns", "other_ns"];
+        ["instruction_ns", "pause_ns", "pause_exit_ns", "transit_ns", "tdcall_ns", "td_exit_ns", "td_entry_ns", "vmm_ns", "other_ns"];
 
     /// <summary>The keys of <c>cost_model</c> that take a mapping of names to numbers.</summary>
     public static readonly IReadOnlyList<string> MapKeys = ["leaf_ns", "subfn_ns", "device_ns", "message_ns"];
 
     /// <summary>Virtual nanoseconds per guest instruction retired.</summary>
     public double InstructionNs { get; init; } = 0.5;
+
+    /// <summary>
+    /// One PAUSE, on top of <see cref="InstructionNs"/>: its latency, about 140 cycles on Intel cores since Skylake
+    /// (Intel's optimization manual), so a spin-wait loop turns at the hardware's pace, not at the pace of plain
+    /// instructions.
+    /// </summary>
+    public long PauseNs { get; init; } = 40;
 
     /// <summary>
     /// A pause-loop exit: a spinning vCPU leaves the guest after a few PAUSEs and the host runs something else, as
@@ -141,6 +148,7 @@ public sealed record CostModelSettings
         switch (key)
         {
             case "transit_ns": return this with { TransitNs = ns };
+            case "pause_ns": return this with { PauseNs = ns };
             case "pause_exit_ns": return this with { PauseExitNs = ns };
             case "tdcall_ns": return this with { TdcallNs = ns };
             case "td_exit_ns": return this with { TdExitNs = ns };
@@ -179,14 +187,14 @@ public sealed record CostModelSettings
     /// <summary>Settings are equal when every cost is, the maps compared by content.</summary>
     public bool Equals(CostModelSettings? other) =>
         other is not null
-        && InstructionNs.Equals(other.InstructionNs) && PauseExitNs == other.PauseExitNs && TransitNs == other.TransitNs && TdcallNs == other.TdcallNs
+        && InstructionNs.Equals(other.InstructionNs) && PauseNs == other.PauseNs && PauseExitNs == other.PauseExitNs && TransitNs == other.TransitNs && TdcallNs == other.TdcallNs
         && TdExitNs == other.TdExitNs && TdEntryNs == other.TdEntryNs && VmmNs == other.VmmNs && OtherNs == other.OtherNs
         && SameMap(LeafNs, other.LeafNs) && SameMap(SubfnNs, other.SubfnNs)
         && SameMap(DeviceNs, other.DeviceNs) && SameMap(MessageNs, other.MessageNs);
 
     /// <inheritdoc/>
     public override int GetHashCode() =>
-        HashCode.Combine(InstructionNs, TransitNs, TdcallNs, TdExitNs, TdEntryNs, VmmNs, OtherNs,
+        HashCode.Combine(InstructionNs, PauseNs + PauseExitNs, TransitNs, TdcallNs, TdExitNs, TdEntryNs, VmmNs + OtherNs,
             LeafNs.Count + SubfnNs.Count + DeviceNs.Count + MessageNs.Count);
 
     private static bool SameMap(IReadOnlyDictionary<string, long> a, IReadOnlyDictionary<string, long> b) =>
@@ -196,6 +204,7 @@ public sealed record CostModelSettings
     public IEnumerable<(string Key, object Value)> Describe()
     {
         yield return ("instruction_ns", InstructionNs);
+        yield return ("pause_ns", PauseNs);
         yield return ("pause_exit_ns", PauseExitNs);
         yield return ("transit_ns", TransitNs);
         yield return ("tdcall_ns", TdcallNs);
@@ -245,6 +254,7 @@ internal sealed class TdCostModel : IMessageCostModel
     private readonly Cpu.Cpu[] _cpus;
     private readonly ulong[] _baseline;
     private readonly ulong[] _pauseBaseline;
+    private readonly ulong[] _pausesRetiredBaseline;
     private readonly Func<long> _now;
     private readonly Func<TdVmcallRequested, string?> _deviceOf;
     private readonly Dictionary<IActorRef, int> _roles = new(ReferenceEqualityComparer.Instance);
@@ -262,6 +272,7 @@ internal sealed class TdCostModel : IMessageCostModel
         _cpus = cpus;
         _baseline = new ulong[cpus.Length];
         _pauseBaseline = new ulong[cpus.Length];
+        _pausesRetiredBaseline = new ulong[cpus.Length];
         _now = now;
         _deviceOf = deviceOf;
         foreach ((string name, ushort leaf) in CostModelSettings.Leaves())
@@ -304,6 +315,7 @@ internal sealed class TdCostModel : IMessageCostModel
         {
             _baseline[role] = _cpus[role].State.InstructionsRetired;
             _pauseBaseline[role] = _cpus[role].PauseExits;
+            _pausesRetiredBaseline[role] = _cpus[role].PausesRetired;
             _fixedCost = message is TdcallCompleted or TdEntered ? _settings.TdEntryNs : 0;
             return;
         }
@@ -338,8 +350,9 @@ internal sealed class TdCostModel : IMessageCostModel
         if (role >= 0)
         {
             ulong delta = _cpus[role].State.InstructionsRetired - _baseline[role];
-            ulong pauses = _cpus[role].PauseExits - _pauseBaseline[role];
-            return (long)(delta * _settings.InstructionNs) + ((long)pauses * _settings.PauseExitNs) + _fixedCost;
+            ulong exits = _cpus[role].PauseExits - _pauseBaseline[role];
+            ulong pauses = _cpus[role].PausesRetired - _pausesRetiredBaseline[role];
+            return (long)(delta * _settings.InstructionNs) + ((long)pauses * _settings.PauseNs) + ((long)exits * _settings.PauseExitNs) + _fixedCost;
         }
 
         return _fixedCost;

@@ -79,6 +79,9 @@ internal unsafe struct CpuCore
     /// <summary>Pause-loop exits taken so far.</summary>
     public ulong PauseExits;
 
+    /// <summary>PAUSEs retired so far (exiting or not).</summary>
+    public ulong PausesRetired;
+
     // Paging (CpuOptions.GuestSystem): the TLB and its flush count (blocks remember the count they were validated at).
     public byte Paging;
     public byte GuestIdt;

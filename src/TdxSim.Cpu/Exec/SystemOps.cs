@@ -54,6 +54,7 @@ internal static unsafe class SystemOps
     /// </summary>
     public static int Pause(CpuCore* c, Op* op)
     {
+        c->PausesRetired++;
         uint interval = c->PauseExitInterval;
         if (interval == 0 || ++c->PausesSinceExit < interval)
         {

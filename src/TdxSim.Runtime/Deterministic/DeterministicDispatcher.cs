@@ -83,14 +83,15 @@ public sealed class DeterministicDispatcher : MessageDispatcher
             // the next seeded pick and draws no random number, so they cannot shift the seeded sequence.
             if (Environment.CurrentManagedThreadId == _loopThread)
             {
+                // The loop's own thread: it looks at the ready queue before it ever waits, so no signal is needed.
                 _ready.Enqueue(run, (StartOf(run), _random.NextUInt64()));
+                return;
             }
-            else
-            {
-                _foreign.Enqueue(run);
-            }
+
+            _foreign.Enqueue(run);
         }
 
+        // The semaphore counts foreign mailboxes only: the loop waits on it when nothing is ready.
         _work.Release();
     }
 
@@ -153,10 +154,15 @@ public sealed class DeterministicDispatcher : MessageDispatcher
     public bool RunOne()
     {
         IRunnable next;
+        bool foreign = false;
         lock (_gate)
         {
             _loopThread = Environment.CurrentManagedThreadId;
-            if (!_foreign.TryDequeue(out next!))
+            if (_foreign.TryDequeue(out next!))
+            {
+                foreign = true;
+            }
+            else
             {
                 if (!_ready.TryDequeue(out next!, out (long Start, ulong Tie) key))
                 {
@@ -167,7 +173,11 @@ public sealed class DeterministicDispatcher : MessageDispatcher
             }
         }
 
-        _work.Wait(0);
+        if (foreign)
+        {
+            _work.Wait(0);
+        }
+
         _steps++;
         if (next is Mailbox { MessageQueue: TracingMessageQueue queue })
         {
