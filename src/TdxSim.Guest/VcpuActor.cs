@@ -149,17 +149,15 @@ public sealed class VcpuActor : TdxActor
                     && regs[Gpr.R11] == (ulong)TdVmcallSubfunction.InstructionHlt;
                 _mode = Mode.AwaitingGuestTdcall;
                 _lastRequest = regs;
-                _exitStartedNs = _requestSentNs = Now;
                 StartCorrelation();
-                _setup.TdxModule.Tell(new TdcallRequested(_setup.Index, regs), Self);
+                _exitStartedNs = _requestSentNs = TellAndStamp(_setup.TdxModule, new TdcallRequested(_setup.Index, regs));
                 return;
             }
 
             case CpuExitKind.VirtualizationException:
                 _mode = Mode.AwaitingTdEntry;
-                _exitStartedNs = _requestSentNs = Now;
                 StartCorrelation();
-                _setup.TdxModule.Tell(new TdExited(_setup.Index, exit.Ve, _cpu.State.Gpr), Self);
+                _exitStartedNs = _requestSentNs = TellAndStamp(_setup.TdxModule, new TdExited(_setup.Index, exit.Ve, _cpu.State.Gpr));
                 return;
 
             case CpuExitKind.EptViolation:
@@ -304,9 +302,8 @@ public sealed class VcpuActor : TdxActor
                 // The kernel's TDCALLs stay under the correlation id of the #VE that caused them.
                 // The reply watchdog times each request, not the whole #VE: an unrolled REP INS/OUTS may issue
                 // millions of TDVMCALLs in one #VE, each answered promptly.
-                _requestSentNs = Now;
                 _lastRequest = step.Regs;
-                _setup.TdxModule.Tell(new TdcallRequested(_setup.Index, step.Regs), Self);
+                _requestSentNs = TellAndStamp(_setup.TdxModule, new TdcallRequested(_setup.Index, step.Regs));
                 return;
 
             case KernelStepKind.Resume:

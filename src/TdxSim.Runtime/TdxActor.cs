@@ -44,6 +44,19 @@ public abstract class TdxActor : ReceiveActor
     protected long Now => Runtime.Clock.NowNanoseconds;
 
     /// <summary>
+    /// Sends <paramref name="message"/> to <paramref name="receiver"/> from this actor and returns the time it left: the
+    /// send stamp the mailbox took (when the log, trace or contention report wants send times), else <see cref="Now"/>.
+    /// One clock read instead of two on the #VE path.
+    /// </summary>
+    protected long TellAndStamp(IActorRef receiver, object message)
+    {
+        ArgumentNullException.ThrowIfNull(receiver);
+        int stamps = TracingMessageQueue.StampsOnThisThread;
+        receiver.Tell(message, _self);
+        return TracingMessageQueue.StampsOnThisThread != stamps ? TracingMessageQueue.LastStampOnThisThreadNs : Now;
+    }
+
+    /// <summary>
     /// Starts a new correlation: messages this handler sends from now on carry a fresh id instead of the one of the
     /// message being handled (a vCPU does so for each TD exit or TDCALL of the guest).
     /// </summary>
@@ -68,6 +81,7 @@ public abstract class TdxActor : ReceiveActor
         bool contention = runtime.ContentionWanted;
         bool handled = runtime.HandledWanted;
         long startNs = 0;
+        int stamps = 0;
         if (simulation is not null)
         {
             startNs = runtime.VirtualTime!.NowNanoseconds;
@@ -76,6 +90,7 @@ public abstract class TdxActor : ReceiveActor
         else if (contention || handled)
         {
             startNs = runtime.Clock.NowNanoseconds;
+            stamps = TracingMessageQueue.StampsOnThisThread;
         }
 
         Correlation.Current = correlation;
@@ -116,7 +131,10 @@ public abstract class TdxActor : ReceiveActor
             }
             else if (contention || handled)
             {
-                long endNs = runtime.Clock.NowNanoseconds;
+                // A handler that sent ended at its last send's stamp, give or take the few instructions after it.
+                long endNs = TracingMessageQueue.StampsOnThisThread != stamps
+                    ? TracingMessageQueue.LastStampOnThisThreadNs
+                    : runtime.Clock.NowNanoseconds;
                 if (handled)
                 {
                     runtime.Handled(_self, endNs - startNs);
