@@ -193,7 +193,7 @@ public static class TdMachine
             // The log's t_ns must come from the runtime's clock: virtual time in deterministic runs.
             if (observer is Logging.MessageRecorder recorder)
             {
-                recorder.Clock = runtime.Clock;
+                recorder.UseRuntimeClock(runtime.Clock);
             }
 
             runtime.AddDeliveryObserver(observer);

@@ -98,7 +98,7 @@ public abstract class TdxActor : ReceiveActor
         {
             // The log and trace see the handling's start; from here on the clock adds the handler's cost so far, so
             // what it sends leaves at the virtual time its work would have taken.
-            runtime.Delivered(new Delivery(message, Sender, correlation, sentAtNs), _self);
+            runtime.Delivered(new Delivery(message, Sender, correlation, sentAtNs, simulation is null && (contention || handled) ? startNs : Delivery.NoSendTime), _self);
             if (simulation is not null)
             {
                 runtime.BeginHandling(message, _self);

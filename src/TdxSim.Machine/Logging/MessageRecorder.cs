@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Akka.Actor;
 using TdxSim.Runtime.Time;
 using TdxSim.Runtime.Tracing;
@@ -26,6 +27,8 @@ public sealed class MessageRecorder : IDeliveryObserver, IDisposable, IAsyncDisp
     // accumulated, so a delivery almost never pays for a futex wake-up. After this many empty naps in a row it
     // sleeps until the next delivery wakes it, so an idle run costs no CPU.
     private const int NapMilliseconds = 1;
+    private const int IdleNapsBeforeFlush = 2;
+    private static readonly long FlushIntervalTicks = Stopwatch.Frequency / 200;
     private const int NapsBeforeDeepSleep = 64;
 
     private readonly Lock _completeGate = new();
@@ -35,6 +38,7 @@ public sealed class MessageRecorder : IDeliveryObserver, IDisposable, IAsyncDisp
     // True once the clock was given (constructor or Clock): only then is it known to be the clock that stamped
     // the envelopes' send times, so only then do sinks get them.
     private bool _clockAttached;
+    private bool _clockIsRuntimeClock;
     private readonly MessageLogSink[] _sinks;
     private readonly PendingRecord[] _ring;
 
@@ -189,7 +193,22 @@ public sealed class MessageRecorder : IDeliveryObserver, IDisposable, IAsyncDisp
 
                 _clock = value;
                 _clockAttached = true;
+                _clockIsRuntimeClock = false;
             }
+        }
+    }
+
+    /// <summary>
+    /// Sets <see cref="Clock"/> to the runtime's own clock (<c>TdxRuntime.Clock</c>), whose reading the runtime
+    /// already took at each handling's start in real-time runs (<see cref="Delivery.StartNs"/>): the recorder then
+    /// stamps <c>t_ns</c> with it instead of reading the clock a second time.
+    /// </summary>
+    public void UseRuntimeClock(IClock runtimeClock)
+    {
+        Clock = runtimeClock;
+        lock (_gate)
+        {
+            _clockIsRuntimeClock = true;
         }
     }
 
@@ -291,7 +310,8 @@ public sealed class MessageRecorder : IDeliveryObserver, IDisposable, IAsyncDisp
                 slot -= _ring.Length;
             }
 
-            _ring[slot] = new PendingRecord(++_seq, _clock.NowNanoseconds, envelope.Message, envelope.Sender, recipient, envelope.CorrelationId, envelope.SentAtNs);
+            long at = _clockIsRuntimeClock && envelope.StartNs >= 0 ? envelope.StartNs : _clock.NowNanoseconds;
+            _ring[slot] = new PendingRecord(++_seq, at, envelope.Message, envelope.Sender, recipient, envelope.CorrelationId, envelope.SentAtNs);
             _count++;
             if (_serviceTimes)
             {
@@ -373,16 +393,27 @@ public sealed class MessageRecorder : IDeliveryObserver, IDisposable, IAsyncDisp
         var batch = new PendingRecord[Math.Min(BatchSize, _ring.Length)];
         long[] batchService = new long[batch.Length];
         int emptyNaps = 0;
+        bool unflushed = false;
+        long lastFlush = Stopwatch.GetTimestamp();
         while (true)
         {
             int taken;
             bool drained;
             bool closing;
             bool sendTimesValid;
+            bool idleFlush = false;
             lock (_gate)
             {
                 while ((_count == 0 || !HeadDone()) && !_closing)
                 {
+                    // Idle for a couple of naps with records still buffered: write them out (a reader following the
+                    // log sees them within about two milliseconds of the last delivery).
+                    if (unflushed && emptyNaps >= IdleNapsBeforeFlush)
+                    {
+                        idleFlush = true;
+                        break;
+                    }
+
                     if (emptyNaps < NapsBeforeDeepSleep || _count > 0)
                     {
                         _consumerNapping = true;
@@ -398,39 +429,53 @@ public sealed class MessageRecorder : IDeliveryObserver, IDisposable, IAsyncDisp
                     }
                 }
 
-                emptyNaps = 0;
-
-                taken = Math.Min(_count, batch.Length);
-                sendTimesValid = _clockAttached;
-                for (int i = 0; i < taken; i++)
+                taken = 0;
+                drained = true;
+                closing = false;
+                sendTimesValid = false;
+                if (!idleFlush)
                 {
-                    if (_serviceTimes)
+                    emptyNaps = 0;
+                    sendTimesValid = _clockAttached;
+                    taken = Math.Min(_count, batch.Length);
+                    for (int i = 0; i < taken; i++)
                     {
-                        // Only records whose handler has returned, in order (at the end, all: their service is unknown).
-                        if (Volatile.Read(ref _done[_head]) == 0 && !_closing)
+                        if (_serviceTimes)
                         {
-                            taken = i;
-                            break;
+                            // Only records whose handler has returned, in order (at the end, all: their service is unknown).
+                            if (Volatile.Read(ref _done[_head]) == 0 && !_closing)
+                            {
+                                taken = i;
+                                break;
+                            }
+
+                            batchService[i] = Volatile.Read(ref _done[_head]) != 0 ? _service[_head] : -1;
                         }
 
-                        batchService[i] = Volatile.Read(ref _done[_head]) != 0 ? _service[_head] : -1;
+                        batch[i] = _ring[_head];
+                        _ring[_head] = default;
+                        if (++_head == _ring.Length)
+                        {
+                            _head = 0;
+                        }
                     }
 
-                    batch[i] = _ring[_head];
-                    _ring[_head] = default;
-                    if (++_head == _ring.Length)
+                    _count -= taken;
+                    drained = _count == 0;
+                    closing = _closing;
+                    if (taken > 0 && _producersWaiting > 0)
                     {
-                        _head = 0;
+                        Monitor.PulseAll(_gate);
                     }
                 }
+            }
 
-                _count -= taken;
-                drained = _count == 0;
-                closing = _closing;
-                if (taken > 0 && _producersWaiting > 0)
-                {
-                    Monitor.PulseAll(_gate);
-                }
+            if (idleFlush)
+            {
+                FlushSinks();
+                unflushed = false;
+                lastFlush = Stopwatch.GetTimestamp();
+                continue;
             }
 
             for (int i = 0; i < taken; i++)
@@ -440,23 +485,35 @@ public sealed class MessageRecorder : IDeliveryObserver, IDisposable, IAsyncDisp
                 Interlocked.Increment(ref _dispatched);
             }
 
-            if (drained)
-            {
-                foreach (MessageLogSink sink in _sinks)
-                {
-                    sink.Flush();
-                }
+            unflushed |= taken > 0;
 
-                if (closing)
-                {
-                    break;
-                }
+            // Written out when the queue drains, but at most every FlushInterval while records keep coming: a fast
+            // writer drains its queue thousands of times a second, and a write system call for each costs more than
+            // the records it carries. The idle flush above covers the end of a burst.
+            if (closing || (drained && unflushed && Stopwatch.GetTimestamp() - lastFlush >= FlushIntervalTicks))
+            {
+                FlushSinks();
+                unflushed = false;
+                lastFlush = Stopwatch.GetTimestamp();
+            }
+
+            if (drained && closing)
+            {
+                break;
             }
         }
 
         foreach (MessageLogSink sink in _sinks)
         {
             sink.Complete();
+        }
+    }
+
+    private void FlushSinks()
+    {
+        foreach (MessageLogSink sink in _sinks)
+        {
+            sink.Flush();
         }
     }
 

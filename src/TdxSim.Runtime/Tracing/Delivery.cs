@@ -12,7 +12,12 @@ namespace TdxSim.Runtime.Tracing;
 /// a message inherits that message's id; a message sent from outside any such actor gets a fresh id.
 /// </param>
 /// <param name="SentAtNs">The <see cref="TdxRuntime.Clock"/> reading at the send, or <see cref="NoSendTime"/>.</param>
-public readonly record struct Delivery(object Message, IActorRef? Sender, long CorrelationId, long SentAtNs)
+/// <param name="StartNs">
+/// The <see cref="TdxRuntime.Clock"/> reading at the handling's start when the runtime took one anyway (a real-time
+/// run measuring contention or service times), or <see cref="NoSendTime"/>: an observer on the same clock can use it
+/// instead of reading the clock again.
+/// </param>
+public readonly record struct Delivery(object Message, IActorRef? Sender, long CorrelationId, long SentAtNs, long StartNs = Delivery.NoSendTime)
 {
     /// <summary>The <see cref="SentAtNs"/> of a message whose send time was not taken (no observer wanted it).</summary>
     public const long NoSendTime = -1;
