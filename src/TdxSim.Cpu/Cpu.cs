@@ -343,6 +343,59 @@ public sealed unsafe class Cpu
         return Interrupts.Deliver(c, c->Vector, c->ErrorCode);
     }
 
+    /// <summary>The size of the FXSAVE image (the legacy region of XSAVE).</summary>
+    public const int FxsaveSize = 512;
+
+    /// <summary>
+    /// Writes the x87/SSE state as an FXSAVE image (FCW at 0, FSW at 2, MXCSR at 24, XMM0-15 at 160) into the first
+    /// <see cref="FxsaveSize"/> bytes of <paramref name="image"/>, the rest zero: what KVM_GET_FPU returns.
+    /// </summary>
+    public void SaveFxsave(Span<byte> image)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(image.Length, FxsaveSize, nameof(image));
+        CpuCore* c = _core;
+        image[..FxsaveSize].Clear();
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(image, c->State.Fcw);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(image[2..], c->State.Fsw);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(image[24..], c->State.Mxcsr);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(image[28..], 0xFFFF); // MXCSR_MASK
+        for (int i = 0; i < 32; i++)
+        {
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(image[(160 + (8 * i))..], c->Xmm[i]);
+        }
+    }
+
+    /// <summary>Loads the x87/SSE state from an FXSAVE image (the fields <see cref="SaveFxsave"/> writes): KVM_SET_FPU.</summary>
+    public void RestoreFxsave(ReadOnlySpan<byte> image)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(image.Length, FxsaveSize, nameof(image));
+        CpuCore* c = _core;
+        c->State.Fcw = System.Buffers.Binary.BinaryPrimitives.ReadUInt16LittleEndian(image);
+        c->State.Fsw = System.Buffers.Binary.BinaryPrimitives.ReadUInt16LittleEndian(image[2..]);
+        c->State.Mxcsr = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(image[24..]);
+        for (int i = 0; i < 32; i++)
+        {
+            c->Xmm[i] = System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(image[(160 + (8 * i))..]);
+        }
+    }
+
+    /// <summary>The TSC at zero retired instructions (RDTSC = offset + instructions x <see cref="TscPerInstruction"/>).</summary>
+    public ulong TscOffset
+    {
+        get => _core->TscOffset;
+        set => _core->TscOffset = value;
+    }
+
+    /// <summary>TSC ticks per retired instruction (at least 1).</summary>
+    public ulong TscPerInstruction
+    {
+        get => _core->TscPerInstruction;
+        set => _core->TscPerInstruction = Math.Max(1, value);
+    }
+
+    /// <summary>The TSC the next RDTSC would read.</summary>
+    public ulong ReadTsc() => _core->TscOffset + (_core->State.InstructionsRetired * _core->TscPerInstruction);
+
     /// <summary>Whether exceptions and #VE go through the guest's own IDT (<see cref="CpuOptions.GuestSystem"/> and
     /// an IDT loaded).</summary>
     public bool HasGuestIdt => _core->GuestIdt != 0 && _core->State.IdtrLimit != 0;

@@ -40,7 +40,7 @@ public sealed record VcpuSetup(
 /// The actor runs at most <see cref="VcpuSetup.SliceInstructions"/> instructions per message so stop
 /// requests and other actors get their turn.
 /// </remarks>
-public sealed class VcpuActor : TdxActor
+public sealed partial class VcpuActor : TdxActor
 {
     private static readonly object RunSlice = new RunSliceMessage();
 
@@ -71,6 +71,7 @@ public sealed class VcpuActor : TdxActor
         Receive<TdEntered>(OnTdEntered);
         Receive<StopVcpu>(_ => OnStop());
         Receive<CheckReplyWait>(OnCheckReplyWait);
+        Receive<HostVcpuCall>(OnHostCall);
     }
 
     private enum Mode
@@ -111,7 +112,7 @@ public sealed class VcpuActor : TdxActor
     /// <summary>Runs guest code until an exit that needs someone else, or until the slice is used up.</summary>
     private void RunGuest()
     {
-        if (_mode != Mode.Running)
+        if (_mode != Mode.Running || _heldByHost)
         {
             return;
         }

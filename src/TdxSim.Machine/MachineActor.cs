@@ -1,7 +1,9 @@
+using TdxSim.Abi.HostApi;
 using TdxSim.Abi.Messages;
 using Akka.Actor;
 using TdxSim.Guest;
 using TdxSim.Runtime;
+using TdxSim.Vmm.HostApi;
 
 namespace TdxSim.Machine;
 
@@ -20,7 +22,9 @@ internal sealed record MachineWiring(
     Func<int, ulong, string, string> GuestFatalDetail,
     TaskCompletionSource<MachineOutcome> Completion,
     bool HostileHost = false,
-    TimeSpan? WatchdogPeriod = null);
+    TimeSpan? WatchdogPeriod = null,
+    VmType VmType = VmType.Tdx,
+    ulong MemoryBytes = 0);
 
 /// <summary>How the TD ended, as the machine actor saw it.</summary>
 internal sealed record MachineOutcome(
@@ -91,6 +95,7 @@ internal sealed class MachineActor : TdxActor, IWithTimers
         Receive<StopCollectionTimedOut>(_ => Complete());
         Receive<UnexpectedReply>(_ => _unexpectedReplies++);
         Receive<HostFaultInjected>(_ => { }); // logged on delivery; the journal has the details
+        Receive<HostVcpuCall>(OnHostCall);
         Receive<Terminated>(OnTerminated);
     }
 
@@ -286,6 +291,43 @@ internal sealed class MachineActor : TdxActor, IWithTimers
                 Decide(ExitStatus.Success, "halted", "every vCPU halted with interrupts disabled");
             }
         }
+    }
+
+    /// <summary>
+    /// A host API call from the VMM: the machine is the host kernel. What the VM type forbids is refused here, as KVM
+    /// refuses the ioctl (seed 004), and never reaches the vCPU; memory calls are checked against guest memory; every
+    /// other call goes to its vCPU, which carries it out on its own state and answers the VMM.
+    /// </summary>
+    private void OnHostCall(HostVcpuCall call)
+    {
+        HostCallResult policy = HostVcpuApi.Policy(_wiring.VmType, call.Call);
+        if (!policy.Succeeded)
+        {
+            Sender.Tell(new HostVcpuCallCompleted(call.Vcpu, call.Call, call.Id, policy.Errno, policy.Reason, HostVcpuData.None), Self);
+            return;
+        }
+
+        if (call.Call is HostCall.ReadOnlyMemory or HostCall.PrivateMemoryAttribute)
+        {
+            string name = HostVcpuApi.Name(call.Call);
+            ulong gpa = call.Data.Value, size = call.Data.Size;
+            string? problem = ((gpa | size) & (Abi.GuestPhysical.PageSize - 1)) != 0 ? "the range must be page aligned"
+                : size == 0 ? "the range is empty"
+                : gpa >= _wiring.MemoryBytes || size > _wiring.MemoryBytes - gpa ? $"[0x{gpa:x}, 0x{gpa + size:x}) is outside guest memory [0, 0x{_wiring.MemoryBytes:x})"
+                : null;
+            Sender.Tell(problem is null
+                ? new HostVcpuCallCompleted(call.Vcpu, call.Call, call.Id, 0, null, new HostVcpuData { Value = gpa, Size = size })
+                : new HostVcpuCallCompleted(call.Vcpu, call.Call, call.Id, HostCallResult.Einval, $"{name}: {problem}", HostVcpuData.None), Self);
+            return;
+        }
+
+        if ((uint)call.Vcpu >= (uint)_vcpus.Length || _vcpus[call.Vcpu] is null)
+        {
+            Sender.Tell(new HostVcpuCallCompleted(call.Vcpu, call.Call, call.Id, HostCallResult.Einval, $"{HostVcpuApi.Name(call.Call)}: no vCPU {call.Vcpu}", HostVcpuData.None), Self);
+            return;
+        }
+
+        _vcpus[call.Vcpu].Tell(call with { VmType = _wiring.VmType }, Sender);
     }
 
     private void OnReported(SelftestReported report) => _reports.Add(report.Value);

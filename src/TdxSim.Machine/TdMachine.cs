@@ -43,6 +43,9 @@ public sealed record MachineIo(Stream Com1, IReadOnlyList<IDeliveryObserver>? Ob
 
     /// <summary>Audit hooks (poisoned registers and memory, a watched host memory path), or null: none.</summary>
     public Audit.IMachineInstrumentation? Instrumentation { get; init; }
+
+    /// <summary>Host API calls the VMM makes on the live vCPUs while it handles their exits (tests), or null: none.</summary>
+    public Vmm.HostApi.IHostCallDriver? HostCalls { get; init; }
 }
 
 /// <summary>
@@ -145,7 +148,7 @@ public static class TdMachine
             scenario.Vcpus,
             scenario.Vmm == VmmTopology.PerVcpu,
             scenario.Module == ModuleTopology.PerVcpu,
-            machine => VmmActor.Props(vmmCore, machine, quoteDelay, faults),
+            machine => VmmActor.Props(vmmCore, machine, quoteDelay, faults, io.HostCalls),
             vmmFor => TdxModuleActor.CreateProps(moduleCore, vmmFor, faults),
             (i, module, machine) => VcpuActor.Props(new VcpuSetup(
                 i, cpus[i], module, machine, kernel, scenario.MaxInstructions, DefaultSliceInstructions, stats[i])),
@@ -156,7 +159,9 @@ public static class TdMachine
             (vcpu, rip, reason) => InstructionBytes.FatalDetail(vcpu, cpus[vcpu], rip, reason),
             completion,
             HostileHost: faults is not null,
-            WatchdogPeriod: faults is not null && replyTimeoutNs is ulong t ? TimeSpan.FromTicks(Math.Max(1, (long)(t / 400))) : null);
+            WatchdogPeriod: faults is not null && replyTimeoutNs is ulong t ? TimeSpan.FromTicks(Math.Max(1, (long)(t / 400))) : null,
+            VmType: scenario.VmType,
+            MemoryBytes: scenario.Memory);
 
         Akka.Configuration.Config config = RuntimeConfig.Build(scenario.Deterministic, scenario.Seed, scenario.AkkaConfig);
         if (!scenario.Deterministic)
@@ -217,6 +222,13 @@ public static class TdMachine
         // What never reached a handler while the TD ran: messages still in flight when the system stops are not lost.
         long deadLetters = runtime.DeadLetterCount, unhandled = runtime.UnhandledCount, dropped = runtime.DroppedCount;
         long endNs = runtime.Clock.NowNanoseconds;
+        if (loop is not null)
+        {
+            // The log of a deterministic run ends where the TD ended: what the shutdown still delivers varies from run to
+            // run (Akka stops the actors from its own threads while the loop drains their mailboxes).
+            runtime.DetachDeliveryObservers();
+        }
+
         if (!runtime.Terminate(ShutdownGrace))
         {
             throw new InvalidOperationException($"the actor system did not terminate within {ShutdownGrace.TotalSeconds} s");

@@ -217,6 +217,23 @@ public sealed class TdxRuntime : IExtension
     }
 
     /// <summary>
+    /// Detaches every delivery observer: nothing delivered from now on is logged, traced or timed. A deterministic TD
+    /// calls it once its outcome is in, before <see cref="Terminate"/>: while the system stops, which queued messages
+    /// still reach an actor before it stops depends on Akka's shutdown threads, so a log that went on through the
+    /// shutdown would differ from run to run of the same seed.
+    /// </summary>
+    public void DetachDeliveryObservers()
+    {
+        lock (_observersGate)
+        {
+            _observers = [];
+            _observersWantSendTimes = false;
+            HandledWanted = false;
+            UpdateSendTimesWanted();
+        }
+    }
+
+    /// <summary>
     /// Terminates the system. In deterministic mode its actors stop on the deterministic dispatcher, which runs only
     /// when driven: this runs it on the calling thread until Akka has stopped them all.
     /// </summary>

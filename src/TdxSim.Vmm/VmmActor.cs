@@ -2,6 +2,7 @@ using TdxSim.Abi.Faults;
 using TdxSim.Abi.Messages;
 using Akka.Actor;
 using TdxSim.Runtime;
+using TdxSim.Vmm.HostApi;
 using TdxSim.Vmm.Hostile;
 
 namespace TdxSim.Vmm;
@@ -36,13 +37,15 @@ public sealed class VmmActor : TdxActor, IWithTimers
     private readonly IActorRef?[] _haltedCallers;
     private readonly HostFaultInjector? _faults;
     private readonly bool[] _endlessRetry;
+    private readonly IHostCallDriver? _hostCalls;
+    private readonly Queue<HostCallBatch> _hostCallBatches = new();
     private long _delayedReplies;
 
     /// <inheritdoc/>
     public ITimerScheduler Timers { get; set; } = null!;
 
-    /// <summary>Creates the actor; use <see cref="Props(VmmCore, IActorRef, TimeSpan?, HostFaultInjector)"/>.</summary>
-    public VmmActor(VmmCore core, IActorRef machine, TimeSpan quoteDelay, HostFaultInjector? faults = null)
+    /// <summary>Creates the actor; use <see cref="Props(VmmCore, IActorRef, TimeSpan?, HostFaultInjector, IHostCallDriver)"/>.</summary>
+    public VmmActor(VmmCore core, IActorRef machine, TimeSpan quoteDelay, HostFaultInjector? faults = null, IHostCallDriver? hostCalls = null)
     {
         ArgumentNullException.ThrowIfNull(core);
         ArgumentNullException.ThrowIfNull(machine);
@@ -53,8 +56,10 @@ public sealed class VmmActor : TdxActor, IWithTimers
         _haltedCallers = new IActorRef?[core.VcpuCount];
         _faults = faults;
         _endlessRetry = new bool[core.VcpuCount];
+        _hostCalls = hostCalls;
 
         Receive<TdVmcallRequested>(OnRequested);
+        Receive<HostVcpuCallCompleted>(OnHostCallCompleted);
         Receive<DelayedReply>(d => d.To.Tell(d.Reply, Self));
         Receive<WakeHaltedVcpu>(OnWake);
         Receive<QuoteGenerationDue>(OnQuoteDue);
@@ -65,13 +70,64 @@ public sealed class VmmActor : TdxActor, IWithTimers
     /// <param name="machine">Receives stop requests, reports, halts and quote completions.</param>
     /// <param name="quoteDelay">GetQuote latency; default <see cref="DefaultQuoteDelay"/>.</param>
     /// <param name="faults">A hostile host's fault decisions (contract section 10), or null for an honest VMM.</param>
-    public static Props Props(VmmCore core, IActorRef machine, TimeSpan? quoteDelay = null, HostFaultInjector? faults = null)
+    /// <param name="hostCalls">Host API calls the VMM makes on the vCPUs while it handles their exits, or null: none.</param>
+    public static Props Props(VmmCore core, IActorRef machine, TimeSpan? quoteDelay = null, HostFaultInjector? faults = null, IHostCallDriver? hostCalls = null)
     {
         TimeSpan delay = quoteDelay ?? DefaultQuoteDelay;
-        return Akka.Actor.Props.Create(() => new VmmActor(core, machine, delay, faults));
+        return Akka.Actor.Props.Create(() => new VmmActor(core, machine, delay, faults, hostCalls));
     }
 
     private void OnRequested(TdVmcallRequested request)
+    {
+        if (_hostCalls is not null)
+        {
+            // Host calls first (the vCPU waits in its exit meanwhile), one at a time; the TDVMCALL once they are done.
+            var batch = new HostCallBatch(request, Sender);
+            _hostCallBatches.Enqueue(batch);
+            if (_hostCallBatches.Count == 1)
+            {
+                NextHostCall(batch, null);
+            }
+
+            return;
+        }
+
+        Handle(request, Sender);
+    }
+
+    private void OnHostCallCompleted(HostVcpuCallCompleted completion)
+    {
+        if (_hostCallBatches.TryPeek(out HostCallBatch? batch) && batch.InFlight == completion.Id)
+        {
+            NextHostCall(batch, completion);
+        }
+    }
+
+    /// <summary>Makes the head batch's next host call, or, when there is none, handles its TDVMCALL and starts the next batch.</summary>
+    private void NextHostCall(HostCallBatch batch, HostVcpuCallCompleted? previous)
+    {
+        while (true)
+        {
+            if (_hostCalls!.Next(batch.Request, previous) is { } call)
+            {
+                batch.InFlight = call.Id;
+                _machine.Tell(call, Self);
+                return;
+            }
+
+            _hostCallBatches.Dequeue();
+            Handle(batch.Request, batch.ReplyTo);
+            if (!_hostCallBatches.TryPeek(out HostCallBatch? next))
+            {
+                return;
+            }
+
+            batch = next;
+            previous = null;
+        }
+    }
+
+    private void Handle(TdVmcallRequested request, IActorRef replyTo)
     {
         HostFaultSet fault = HostFaultSet.None;
         ulong random = 0;
@@ -81,7 +137,7 @@ public sealed class VmmActor : TdxActor, IWithTimers
             if ((eligible & HostFaultSet.EndlessRetry) != 0 && _endlessRetry[request.Vcpu])
             {
                 // Once a vCPU's MapGPA is stuck, it stays stuck: every MapGPA from it is RETRY without progress.
-                Sender.Tell(HostileReplies.EndlessRetry(request), Self);
+                replyTo.Tell(HostileReplies.EndlessRetry(request), Self);
                 return;
             }
 
@@ -89,7 +145,7 @@ public sealed class VmmActor : TdxActor, IWithTimers
             {
                 _endlessRetry[request.Vcpu] = true;
                 Inject(request, fault, "RETRY with R11 = the start GPA, for every MapGPA of this vCPU from now on");
-                Sender.Tell(HostileReplies.EndlessRetry(request), Self);
+                replyTo.Tell(HostileReplies.EndlessRetry(request), Self);
                 return;
             }
         }
@@ -119,13 +175,13 @@ public sealed class VmmActor : TdxActor, IWithTimers
                 // the host exits without completing the access, so no vCPU runs on after it.
                 break;
             case VmcallDisposition.Completed when fault != HostFaultSet.None:
-                ReplyHostile(request, outcome.Reply!, fault, random);
+                ReplyHostile(request, replyTo, outcome.Reply!, fault, random);
                 break;
             case VmcallDisposition.Completed:
-                Sender.Tell(outcome.Reply!, Self);
+                replyTo.Tell(outcome.Reply!, Self);
                 break;
             case VmcallDisposition.Halted:
-                _haltedCallers[request.Vcpu] = Sender;
+                _haltedCallers[request.Vcpu] = replyTo;
                 break;
             case VmcallDisposition.NoReply:
                 break;
@@ -138,7 +194,7 @@ public sealed class VmmActor : TdxActor, IWithTimers
         }
     }
 
-    private void ReplyHostile(TdVmcallRequested request, TdVmcallCompleted reply, HostFaultSet fault, ulong random)
+    private void ReplyHostile(TdVmcallRequested request, IActorRef replyTo, TdVmcallCompleted reply, HostFaultSet fault, ulong random)
     {
         string faultName = HostFaultNames.Name(fault);
         switch (fault)
@@ -153,7 +209,7 @@ public sealed class VmmActor : TdxActor, IWithTimers
             {
                 TimeSpan delay = HostileReplies.Delay(random);
                 Inject(request, fault, string.Create(System.Globalization.CultureInfo.InvariantCulture, $"the reply comes {delay.TotalMilliseconds:F1} ms late"));
-                Timers.StartSingleTimer(new DelayKey(++_delayedReplies), new DelayedReply(Sender, reply with { InjectedFault = faultName }), delay);
+                Timers.StartSingleTimer(new DelayKey(++_delayedReplies), new DelayedReply(replyTo, reply with { InjectedFault = faultName }), delay);
                 return;
             }
 
@@ -164,7 +220,7 @@ public sealed class VmmActor : TdxActor, IWithTimers
                 Inject(request, fault, zapped
                     ? $"converted, then the shared page of 0x{gpa:x} was zapped: its next access through the shared alias takes a #VE"
                     : "nothing to zap");
-                Sender.Tell(reply with { InjectedFault = faultName }, Self);
+                replyTo.Tell(reply with { InjectedFault = faultName }, Self);
                 return;
             }
 
@@ -172,7 +228,7 @@ public sealed class VmmActor : TdxActor, IWithTimers
             {
                 TdVmcallCompleted bent = HostileReplies.Corrupt(fault, request, reply, random, out string detail);
                 Inject(request, fault, detail);
-                Sender.Tell(bent, Self);
+                replyTo.Tell(bent, Self);
                 return;
             }
         }
@@ -205,6 +261,17 @@ public sealed record DelayedReply(IActorRef To, TdVmcallCompleted Reply) : ITdxM
     public int Vcpu => Reply.Vcpu;
 
     string? ITdxMessage.Fault => Reply.InjectedFault;
+}
+
+/// <summary>A TDVMCALL waiting for the host calls the VMM makes first.</summary>
+internal sealed class HostCallBatch(TdVmcallRequested request, IActorRef replyTo)
+{
+    public TdVmcallRequested Request { get; } = request;
+
+    public IActorRef ReplyTo { get; } = replyTo;
+
+    /// <summary>The id of the call in flight.</summary>
+    public long InFlight { get; set; } = -1;
 }
 
 /// <summary>The timer key of one delayed reply.</summary>

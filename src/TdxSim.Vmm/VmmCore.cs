@@ -80,11 +80,11 @@ public sealed partial class VmmCore
     public CpuidTable Cpuid => Options.Cpuid;
 
     /// <summary>
-    /// The host's vCPU ioctls for this TD (a <see cref="HostApi.VmType.Tdx"/> VM): every call KVM refuses for a TD is
+    /// The host's vCPU ioctls for this TD (a <see cref="TdxSim.Abi.HostApi.VmType.Tdx"/> VM): every call KVM refuses for a TD is
     /// refused here too, so the VMM cannot read or set the guest's registers, inject events other than posted
     /// interrupts and a pending NMI, or map read-only memory.
     /// </summary>
-    public TdxSim.Vmm.HostApi.HostVcpuApi HostApi => _hostApi ??= new TdxSim.Vmm.HostApi.HostVcpuApi(TdxSim.Vmm.HostApi.VmType.Tdx, VcpuCount);
+    public TdxSim.Vmm.HostApi.HostVcpuApi HostApi => _hostApi ??= new TdxSim.Vmm.HostApi.HostVcpuApi(TdxSim.Abi.HostApi.VmType.Tdx, VcpuCount);
 
     /// <summary>Counts for the final-state dump.</summary>
     public VmmCounters Counters { get; }

@@ -190,6 +190,12 @@ public sealed record Scenario
     /// <summary>A hostile VMM (contract section 10: <c>--hostile-vmm SEED</c>, scenario key <c>hostile_vmm</c>), or null.</summary>
     public HostileVmmSettings? HostileVmm { get; init; }
 
+    /// <summary>
+    /// The VM type the host kernel (the machine) enforces on the VMM's host API calls (seed 004): a TD by default; a
+    /// test may run the same guest as a legacy or SEV-ES VM to see which calls reach the vCPUs.
+    /// </summary>
+    public Abi.HostApi.VmType VmType { get; init; } = Abi.HostApi.VmType.Tdx;
+
     /// <summary>The longest a hostile run waits for a reply (wall clock) before it ends as a reply timeout (status 6).</summary>
     public const ulong HostileReplyTimeoutMs = 2_000;
 

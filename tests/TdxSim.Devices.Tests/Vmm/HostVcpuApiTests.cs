@@ -1,4 +1,5 @@
 using TdxSim.Abi;
+using TdxSim.Abi.HostApi;
 using TdxSim.Vmm.HostApi;
 
 namespace TdxSim.Devices.Tests.Vmm;

@@ -37,6 +37,25 @@ internal sealed class ConfidentialityAudit : IMachineInstrumentation, IDeliveryO
     /// <summary>When false, private memory is left zero (e.g. a Linux kernel that needs zeroed memory).</summary>
     public bool PoisonMemory { get; init; } = true;
 
+    /// <summary>
+    /// Private memory below this GPA is left as it is (default 0: all of it is poisoned). A Linux guest reads the BIOS
+    /// data area below 1 MiB as firmware left it (the EBDA pointer at 0x40E: poison there reserves all of low memory,
+    /// and the boot takes another path), so its audit poisons from 1 MiB.
+    /// </summary>
+    public ulong PoisonFrom { get; init; }
+
+    /// <summary>
+    /// When set, at the TDVMCALL with this number (1 = the first) the audit counts the poison still intact in private
+    /// memory (<see cref="PoisonIntactBytes"/>): proof that the guest ran with poison in its memory. The vCPU that made
+    /// the call waits for its reply meanwhile, so with one vCPU the memory holds still.
+    /// </summary>
+    public long? CountPoisonAtVmcall { get; init; }
+
+    /// <summary>Poisoned bytes still intact at <see cref="CountPoisonAtVmcall"/> (whole 8-byte cycles), or -1 if not counted.</summary>
+    public long PoisonIntactBytes { get; private set; } = -1;
+
+    private GuestPhysicalMemory? _memory;
+
     /// <summary>Every violation seen, in order (at most the first 50 are kept).</summary>
     public IReadOnlyCollection<string> Violations => _violations;
 
@@ -72,6 +91,7 @@ internal sealed class ConfidentialityAudit : IMachineInstrumentation, IDeliveryO
 
     public void MemoryReserved(GuestPhysicalMemory memory)
     {
+        _memory = memory;
         if (!PoisonMemory)
         {
             return;
@@ -79,7 +99,7 @@ internal sealed class ConfidentialityAudit : IMachineInstrumentation, IDeliveryO
 
         byte[] page = new byte[GuestPhysical.PageSize];
         Poison.Fill(page, 0);
-        for (ulong gpa = 0; gpa < memory.PrivateSize; gpa += GuestPhysical.PageSize)
+        for (ulong gpa = PoisonFrom & ~(GuestPhysical.PageSize - 1); gpa < memory.PrivateSize; gpa += GuestPhysical.PageSize)
         {
             // Pending pages (lazy accept) cannot be written: they read zero once accepted, as on hardware.
             if (memory.TryWritePrivate(gpa, page))
@@ -117,7 +137,11 @@ internal sealed class ConfidentialityAudit : IMachineInstrumentation, IDeliveryO
         object message = delivery.Message;
         if (message is TdVmcallRequested request)
         {
-            Interlocked.Increment(ref _vmcalls);
+            if (Interlocked.Increment(ref _vmcalls) == CountPoisonAtVmcall)
+            {
+                PoisonIntactBytes = CountIntactPoison();
+            }
+
             for (int i = 0; i < Gprs.Count; i++)
             {
                 ulong v = request.Regs[i];
@@ -136,6 +160,36 @@ internal sealed class ConfidentialityAudit : IMachineInstrumentation, IDeliveryO
         }
 
         ScanObject(message, 0, message.GetType().Name);
+    }
+
+    private long CountIntactPoison()
+    {
+        if (_memory is not { } memory)
+        {
+            return 0;
+        }
+
+        byte[] page = new byte[GuestPhysical.PageSize];
+        byte[] poison = new byte[GuestPhysical.PageSize];
+        Poison.Fill(poison, 0);
+        long intact = 0;
+        for (ulong gpa = 0; gpa < memory.PrivateSize; gpa += GuestPhysical.PageSize)
+        {
+            if (!memory.TryReadPrivate(gpa, page))
+            {
+                continue;
+            }
+
+            for (int i = 0; i < page.Length; i += 8)
+            {
+                if (page.AsSpan(i, 8).SequenceEqual(poison.AsSpan(i, 8)))
+                {
+                    intact += 8;
+                }
+            }
+        }
+
+        return intact;
     }
 
     public void OnUndelivered(in Delivery delivery, IActorRef recipient, UndeliveredReason reason)
