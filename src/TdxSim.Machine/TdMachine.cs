@@ -139,6 +139,7 @@ public static class TdMachine
                 ? GuestKernelOptions.Default.AcceptBusyRetryLimit
                 : GuestKernelOptions.RealTimeAcceptBusyRetryLimit,
         };
+        var timebase = new GuestTimebase(scenario.Vcpus);
         var completion = new TaskCompletionSource<MachineOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
         TimeSpan quoteDelay = TimeSpan.FromTicks((long)(scenario.VmmSettings.QuoteDelayNs / 100));
         var wiring = new MachineWiring(
@@ -148,7 +149,7 @@ public static class TdMachine
             machine => VmmActor.Props(vmmCore, machine, quoteDelay, faults),
             vmmFor => TdxModuleActor.CreateProps(moduleCore, vmmFor, faults),
             (i, module, machine) => VcpuActor.Props(new VcpuSetup(
-                i, cpus[i], module, machine, kernel, scenario.MaxInstructions, DefaultSliceInstructions, stats[i])),
+                i, cpus[i], module, machine, kernel, scenario.MaxInstructions, DefaultSliceInstructions, stats[i], timebase)),
             scenario.VmmSettings.HltWakeNs,
             scenario.TimeLimitMs is ulong limitMs ? MillisecondsToNs(limitMs) : null,
             replyTimeoutNs,

@@ -58,6 +58,42 @@ public sealed class VmmActor : TdxActor, IWithTimers
         Receive<DelayedReply>(d => d.To.Tell(d.Reply, Self));
         Receive<WakeHaltedVcpu>(OnWake);
         Receive<QuoteGenerationDue>(OnQuoteDue);
+        Receive<AttachVcpus>(a => _vcpus = [.. a.Vcpus]);
+        Receive<GuestTimerExpired>(e => Route(_core.TimerExpired(e.Vcpu, e.Generation, e.Tsc)));
+    }
+
+    /// <summary>The vCPU actors, for posted interrupts and timer programming (null until the machine attaches them).</summary>
+    private IActorRef[]? _vcpus;
+
+    /// <summary>
+    /// Sends the APIC emulation's effects: timer programming and posted interrupts to the vCPU actors (the
+    /// posted-interrupt notification), and wakes a target halted with interrupts enabled (KVM wakes a blocked vCPU
+    /// when its PIR gets a bit). Other events go to the machine.
+    /// </summary>
+    private void Route(IReadOnlyList<ITdxMessage> effects)
+    {
+        foreach (ITdxMessage e in effects)
+        {
+            switch (e)
+            {
+                case PostedInterrupt p when _vcpus is { } vcpus && (uint)p.Vcpu < (uint)vcpus.Length:
+                    vcpus[p.Vcpu].Tell(p, Self);
+                    if (_haltedCallers[p.Vcpu] is not null && !_core.HaltedWithInterruptsBlocked(p.Vcpu))
+                    {
+                        OnWake(new WakeHaltedVcpu(p.Vcpu));
+                    }
+
+                    break;
+                case ArmGuestTimer a when _vcpus is { } vcpus && (uint)a.Vcpu < (uint)vcpus.Length:
+                    vcpus[a.Vcpu].Tell(a, Self);
+                    break;
+                case PostedInterrupt or ArmGuestTimer:
+                    break; // no vCPUs attached (a VMM driven without a machine): nothing to deliver to
+                default:
+                    _machine.Tell(e, Self);
+                    break;
+            }
+        }
     }
 
     /// <summary>Props for a VMM actor over <paramref name="core"/> reporting to <paramref name="machine"/>.</summary>
@@ -109,8 +145,9 @@ public sealed class VmmActor : TdxActor, IWithTimers
         foreach (ITdxMessage e in outcome.Events)
         {
             tdExiting |= e is GuestStopRequested { Kind: GuestStopKind.DebugExit or GuestStopKind.SelftestSuccess };
-            _machine.Tell(e, Self);
         }
+
+        Route(outcome.Events);
 
         switch (outcome.Disposition)
         {
@@ -191,6 +228,7 @@ public sealed class VmmActor : TdxActor, IWithTimers
         _haltedCallers[wake.Vcpu] = null;
         if (_core.Wake(wake.Vcpu) is { } reply)
         {
+            _machine.Tell(new VcpuWoke(wake.Vcpu), Self);
             caller.Tell(reply, Self);
         }
     }
@@ -206,6 +244,10 @@ public sealed record DelayedReply(IActorRef To, TdVmcallCompleted Reply) : ITdxM
 
     string? ITdxMessage.Fault => Reply.InjectedFault;
 }
+
+/// <summary>Machine to VMM: the vCPU actors, in vCPU order, where posted interrupts and timer programming go.</summary>
+/// Wiring, not TD traffic: not an <see cref="ITdxMessage"/>, so the message log leaves it out.
+public sealed record AttachVcpus(IReadOnlyList<IActorRef> Vcpus);
 
 /// <summary>The timer key of one delayed reply.</summary>
 internal sealed record DelayKey(long Id);
