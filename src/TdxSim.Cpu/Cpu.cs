@@ -121,14 +121,27 @@ public sealed unsafe class Cpu
         SystemOps.SyncTranslation(c);
         c->State.Rflags = (c->State.Rflags | CpuState.ResetRflags) & ~(Rflags.Rf | (1UL << 3) | (1UL << 5) | (1UL << 15) | ~((1UL << 22) - 1));
         c->Exit = CoreExit.None;
+        c->IntrShadow = 0; // STI blocking does not outlast an exit
         ulong remaining = maxInstructions;
         Block? prev = null;
         while (remaining != 0)
         {
+            ulong cap = remaining;
             if (c->IntrPending != 0)
             {
-                // Virtual-interrupt delivery at an instruction boundary (every block boundary is one).
-                int d = VirtualApic.TryDeliver(c);
+                int d = 0;
+                if (c->IntrShadow != 0)
+                {
+                    // STI blocking: one more instruction runs before the interrupt is recognised.
+                    c->IntrShadow = 0;
+                    cap = 1;
+                }
+                else
+                {
+                    // Virtual-interrupt delivery at an instruction boundary (every block boundary is one).
+                    d = VirtualApic.TryDeliver(c);
+                }
+
                 if (d != 0)
                 {
                     prev = null;
@@ -197,7 +210,7 @@ public sealed unsafe class Cpu
             int i = 0;
             int status = Status.Continue;
             c->State.Rip = b.End;
-            if ((ulong)n <= remaining)
+            if ((ulong)n <= cap)
             {
                 for (; i < n; i++)
                 {
@@ -210,8 +223,9 @@ public sealed unsafe class Cpu
             }
             else
             {
-                // The limit falls inside this block: run its first instructions with exact-flag handlers.
-                n = (int)remaining;
+                // The limit (or the end of STI blocking) falls inside this block: run its first instructions with
+                // exact-flag handlers.
+                n = (int)cap;
                 for (; i < n; i++)
                 {
                     status = ops[i].Precise(c, ops + i);

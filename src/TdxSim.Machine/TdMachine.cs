@@ -235,6 +235,11 @@ public static class TdMachine
             counters[$"vcpu{i}.ve"] = stats[i].VeCount;
             counters[$"vcpu{i}.tdcall"] = stats[i].TdcallCount;
             counters[$"vcpu{i}.module_emulated"] = stats[i].ModuleEmulated;
+            if (cpus[i].ExternalInterrupts != 0)
+            {
+                // Only when interrupts happened, so the dumps of guests without them stay as they were.
+                counters[$"vcpu{i}.interrupts"] = (long)cpus[i].ExternalInterrupts;
+            }
             if (stats[i].AcceptBusyRetries != 0)
             {
                 counters[$"vcpu{i}.accept_busy_retries"] = stats[i].AcceptBusyRetries;
@@ -253,6 +258,12 @@ public static class TdMachine
         counters["runtime.failures"] = runtime.FailureCount;
         counters["runtime.unexpected_replies"] = outcome.UnexpectedReplies;
         counters["vmm.post_codes"] = outcome.PostCodes;
+        if (vmmCore.IpisSent != 0 || vmmCore.TimerInterruptsPosted != 0)
+        {
+            counters["vmm.ipis"] = vmmCore.IpisSent;
+            counters["vmm.timer_interrupts"] = vmmCore.TimerInterruptsPosted;
+        }
+
         counters["vmm.quotes_completed"] = outcome.QuotesCompleted;
         counters["vmm.fatal_errors_resumed"] = outcome.ResumedFatalErrors.Count;
         counters["com1.bytes"] = com1.BytesWritten;

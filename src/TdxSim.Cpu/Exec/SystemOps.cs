@@ -170,7 +170,12 @@ internal static unsafe class SystemOps
         if ((c->State.Rflags & Rflags.If) == 0)
         {
             c->State.Rflags |= Rflags.If;
-            c->IntrShadow = 1;
+            if (c->IntrPending != 0)
+            {
+                // Leave the block so the run loop can deliver after exactly one more instruction.
+                c->IntrShadow = 1;
+                return Status.StopAfter;
+            }
         }
 
         return Status.Continue;

@@ -66,12 +66,6 @@ internal static unsafe class VirtualApic
     /// </summary>
     public static int TryDeliver(CpuCore* c)
     {
-        if (c->IntrShadow != 0)
-        {
-            c->IntrShadow = 0;
-            return 0;
-        }
-
         if ((c->State.Rflags & Rflags.If) == 0 || c->GuestIdt == 0 || c->State.IdtrLimit == 0)
         {
             return 0; // stays pending: STI, POPF or IRETQ may open the window
