@@ -213,7 +213,7 @@ internal sealed class MachineActor : TdxActor, IWithTimers
         }
 
         // Posted interrupts and APIC-timer programming go from the VMM straight to the vCPUs.
-        var attach = new TdxSim.Vmm.AttachVcpus([.. _vcpus]);
+        var attach = new TdxSim.Vmm.AttachVcpus([.. _vcpus], _wiring.PerVcpuVmm ? [.. _vmms] : null);
         foreach (IActorRef vmm in _vmms)
         {
             vmm.Tell(attach, Self);

@@ -58,12 +58,29 @@ public sealed class VmmActor : TdxActor, IWithTimers
         Receive<DelayedReply>(d => d.To.Tell(d.Reply, Self));
         Receive<WakeHaltedVcpu>(OnWake);
         Receive<QuoteGenerationDue>(OnQuoteDue);
-        Receive<AttachVcpus>(a => _vcpus = [.. a.Vcpus]);
+        Receive<AttachVcpus>(a =>
+        {
+            _vcpus = [.. a.Vcpus];
+            _vmmOf = a.VmmOfVcpu is { } v ? [.. v] : null;
+        });
+        Receive<InterruptWake>(w => WakeForInterrupt(w.Vcpu));
         Receive<GuestTimerExpired>(e => Route(_core.TimerExpired(e.Vcpu, e.Generation, e.Tsc)));
     }
 
     /// <summary>The vCPU actors, for posted interrupts and timer programming (null until the machine attaches them).</summary>
     private IActorRef[]? _vcpus;
+
+    /// <summary>The VMM actor that takes each vCPU's requests (several with a per-vCPU VMM), or null: this one.</summary>
+    private IActorRef[]? _vmmOf;
+
+    /// <summary>A posted interrupt wakes its target if it is halted here with interrupts enabled.</summary>
+    private void WakeForInterrupt(int vcpu)
+    {
+        if ((uint)vcpu < (uint)_haltedCallers.Length && _haltedCallers[vcpu] is not null && !_core.HaltedWithInterruptsBlocked(vcpu))
+        {
+            OnWake(new WakeHaltedVcpu(vcpu));
+        }
+    }
 
     /// <summary>
     /// Sends the APIC emulation's effects: timer programming and posted interrupts to the vCPU actors (the
@@ -78,9 +95,13 @@ public sealed class VmmActor : TdxActor, IWithTimers
             {
                 case PostedInterrupt p when _vcpus is { } vcpus && (uint)p.Vcpu < (uint)vcpus.Length:
                     vcpus[p.Vcpu].Tell(p, Self);
-                    if (_haltedCallers[p.Vcpu] is not null && !_core.HaltedWithInterruptsBlocked(p.Vcpu))
+                    if (_vmmOf is { } owners && (uint)p.Vcpu < (uint)owners.Length && !owners[p.Vcpu].Equals(Self))
                     {
-                        OnWake(new WakeHaltedVcpu(p.Vcpu));
+                        owners[p.Vcpu].Tell(new InterruptWake(p.Vcpu), Self); // its HLT is held by another VMM actor
+                    }
+                    else
+                    {
+                        WakeForInterrupt(p.Vcpu);
                     }
 
                     break;
@@ -247,7 +268,12 @@ public sealed record DelayedReply(IActorRef To, TdVmcallCompleted Reply) : ITdxM
 
 /// <summary>Machine to VMM: the vCPU actors, in vCPU order, where posted interrupts and timer programming go.</summary>
 /// Wiring, not TD traffic: not an <see cref="ITdxMessage"/>, so the message log leaves it out.
-public sealed record AttachVcpus(IReadOnlyList<IActorRef> Vcpus);
+/// <param name="Vcpus">The vCPU actors.</param>
+/// <param name="VmmOfVcpu">The VMM actor that receives each vCPU's TDVMCALLs (per-vCPU VMMs), or null for one VMM.</param>
+public sealed record AttachVcpus(IReadOnlyList<IActorRef> Vcpus, IReadOnlyList<IActorRef>? VmmOfVcpu = null);
+
+/// <summary>VMM to VMM (per-vCPU VMMs): a posted interrupt for <paramref name="Vcpu"/>, whose HLT the receiver holds.</summary>
+public sealed record InterruptWake(int Vcpu) : ITdxMessage;
 
 /// <summary>The timer key of one delayed reply.</summary>
 internal sealed record DelayKey(long Id);
