@@ -124,10 +124,37 @@ public sealed unsafe class Cpu
         SystemOps.SyncTranslation(c);
         c->State.Rflags = (c->State.Rflags | CpuState.ResetRflags) & ~(Rflags.Rf | (1UL << 3) | (1UL << 5) | (1UL << 15) | ~((1UL << 22) - 1));
         c->Exit = CoreExit.None;
+        c->IntrShadow = 0; // STI blocking does not outlast an exit
         ulong remaining = maxInstructions;
         Block? prev = null;
         while (remaining != 0)
         {
+            ulong cap = remaining;
+            if (c->IntrPending != 0)
+            {
+                int d = 0;
+                if (c->IntrShadow != 0)
+                {
+                    // STI blocking: one more instruction runs before the interrupt is recognised.
+                    c->IntrShadow = 0;
+                    cap = 1;
+                }
+                else
+                {
+                    // Virtual-interrupt delivery at an instruction boundary (every block boundary is one).
+                    d = VirtualApic.TryDeliver(c);
+                }
+
+                if (d != 0)
+                {
+                    prev = null;
+                    if (d < 0)
+                    {
+                        return MakeExit(c, null, null);
+                    }
+                }
+            }
+
             ulong rip = c->State.Rip;
             Block? b = null;
             if (prev != null)
@@ -186,7 +213,7 @@ public sealed unsafe class Cpu
             int i = 0;
             int status = Status.Continue;
             c->State.Rip = b.End;
-            if ((ulong)n <= remaining)
+            if ((ulong)n <= cap)
             {
                 for (; i < n; i++)
                 {
@@ -199,8 +226,9 @@ public sealed unsafe class Cpu
             }
             else
             {
-                // The limit falls inside this block: run its first instructions with exact-flag handlers.
-                n = (int)remaining;
+                // The limit (or the end of STI blocking) falls inside this block: run its first instructions with
+                // exact-flag handlers.
+                n = (int)cap;
                 for (; i < n; i++)
                 {
                     status = ops[i].Precise(c, ops + i);
@@ -416,6 +444,54 @@ public sealed unsafe class Cpu
         }
 
         return MakeExit(c, null, null);
+    }
+
+    /// <summary>
+    /// A posted interrupt reached this vCPU (the notification processed: PIR folded into VIRR). It is delivered
+    /// through the guest's IDT at the next instruction boundary where RFLAGS.IF = 1 and its priority class is above
+    /// PPR's. Vectors 0-15 are illegal and ignored. Call between <see cref="Run"/> calls, on the vCPU's thread.
+    /// </summary>
+    public void PostInterrupt(byte vector)
+    {
+        if (vector >= 16)
+        {
+            VirtualApic.Request(_core, vector);
+        }
+    }
+
+    /// <summary>Whether VIRR holds a vector (requested, not yet delivered).</summary>
+    public bool HasRequestedInterrupt
+    {
+        get
+        {
+            CpuCore* c = _core;
+            return (c->Virr[0] | c->Virr[1] | c->Virr[2] | c->Virr[3]) != 0;
+        }
+    }
+
+    /// <summary>The highest requested vector, or -1.</summary>
+    public int HighestRequestedVector => VirtualApic.Highest(_core->Virr);
+
+    /// <summary>The highest in-service vector, or -1.</summary>
+    public int HighestInServiceVector => VirtualApic.Highest(_core->Visr);
+
+    /// <summary>The processor priority (PPR) the virtual APIC computes from VTPR and VISR.</summary>
+    public uint ProcessorPriority => VirtualApic.ComputePpr(_core);
+
+    /// <summary>External interrupts delivered through the guest's IDT so far.</summary>
+    public ulong ExternalInterrupts => _core->ExternalInterrupts;
+
+    /// <summary>The guest's TSC now: <c>TscOffset + InstructionsRetired * TscPerInstruction</c>.</summary>
+    public ulong Tsc => _core->TscOffset + (_core->State.InstructionsRetired * _core->TscPerInstruction);
+
+    /// <summary>Moves the TSC forward to <paramref name="tsc"/> (never back): time passes while a vCPU is halted.</summary>
+    public void AdvanceTscTo(ulong tsc)
+    {
+        ulong now = Tsc;
+        if (tsc > now)
+        {
+            _core->TscOffset += tsc - now;
+        }
     }
 
     /// <summary>Reads guest memory at a linear address (through the guest's page tables when paging is on) for

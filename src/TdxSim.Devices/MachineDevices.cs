@@ -12,6 +12,7 @@ namespace TdxSim.Devices;
 /// <list type="table">
 /// <listheader><term>where</term><description>device</description></listheader>
 /// <item><term>ports 0x30-0x31</term><description><see cref="SelftestPorts"/> (success, report)</description></item>
+/// <item><term>ports 0x70-0x71</term><description><see cref="CmosRtc"/></description></item>
 /// <item><term>port 0x80</term><description><see cref="PostCodePort"/></description></item>
 /// <item><term>port 0xF4</term><description><see cref="DebugExit"/></description></item>
 /// <item><term>ports 0x3F8-0x3FF</term><description>COM1, a <see cref="Uart16550"/></description></item>
@@ -29,6 +30,9 @@ public sealed class MachineDevices
 
     /// <summary>PC POST-code port.</summary>
     public const ushort PostCodePortNumber = 0x80;
+
+    /// <summary>The CMOS RTC's index port (data at +1).</summary>
+    public const ushort RtcBase = 0x70;
 
     /// <summary>QEMU isa-debug-exit port.</summary>
     public const ushort DebugExitPort = 0xF4;
@@ -57,6 +61,7 @@ public sealed class MachineDevices
         MmioBus = DeviceBus.CreateMmioBus();
         Selftest = new SelftestPorts(events);
         PostCode = new PostCodePort(events);
+        Rtc = new CmosRtc();
         DebugExit = new DebugExit(events);
         Com1 = new Uart16550("com1", com1Output, com1Interrupt);
         Pci = new PciConfigIo();
@@ -65,6 +70,7 @@ public sealed class MachineDevices
         IoApic = new IoApic();
 
         PortBus.Register(SelftestBase, SelftestPorts.Length, Selftest);
+        PortBus.Register(RtcBase, 2, Rtc);
         PortBus.Register(PostCodePortNumber, 1, PostCode);
         PortBus.Register(DebugExitPort, 1, DebugExit);
         PortBus.Register(Com1Base, Com1Length, Com1);
@@ -95,6 +101,9 @@ public sealed class MachineDevices
 
     /// <summary>POST-code port.</summary>
     public PostCodePort PostCode { get; }
+
+    /// <summary>The CMOS real-time clock.</summary>
+    public CmosRtc Rtc { get; }
 
     /// <summary>Debug-exit port.</summary>
     public DebugExit DebugExit { get; }

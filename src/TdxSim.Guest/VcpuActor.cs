@@ -17,6 +17,7 @@ namespace TdxSim.Guest;
 /// <param name="MaxInstructions">Per-vCPU instruction limit, or null.</param>
 /// <param name="SliceInstructions">Instructions run before the actor yields to its mailbox.</param>
 /// <param name="Statistics">Where the vCPU counts what it did.</param>
+/// <param name="Timebase">The TD's common time base (halted time, timer deadlines across vCPUs); null: this vCPU alone.</param>
 public sealed record VcpuSetup(
     int Index,
     Cpu.Cpu Cpu,
@@ -25,7 +26,8 @@ public sealed record VcpuSetup(
     GuestKernelOptions Kernel,
     ulong? MaxInstructions,
     ulong SliceInstructions,
-    VcpuStatistics Statistics);
+    VcpuStatistics Statistics,
+    GuestTimebase? Timebase = null);
 
 /// <summary>
 /// One vCPU of the TD. It runs guest code on its <see cref="Cpu"/> and turns every exit into messages:
@@ -72,6 +74,122 @@ public sealed partial class VcpuActor : TdxActor
         Receive<StopVcpu>(_ => OnStop());
         Receive<CheckReplyWait>(OnCheckReplyWait);
         Receive<HostVcpuCall>(OnHostCall);
+        Receive<PostedInterrupt>(OnPostedInterrupt);
+        Receive<ArmGuestTimer>(OnArmTimer);
+        Receive<TimebaseWake>(OnTimebaseWake);
+        _timebase = setup.Timebase ?? new GuestTimebase(1);
+    }
+
+    // The host timer emulating this vCPU's APIC timer (armed by the VMM), in guest TSC.
+    private readonly GuestTimebase _timebase;
+    private ulong _timerDeadline;
+    private long _timerGeneration;
+    private IActorRef? _timerOwner;
+    private bool _haltRegistered;
+
+    /// <inheritdoc/>
+    protected override void PreStart()
+    {
+        base.PreStart();
+        _timebase.Register(_setup.Timebase is null ? 0 : _setup.Index, Self);
+    }
+
+    private int TimebaseIndex => _setup.Timebase is null ? 0 : _setup.Index;
+
+    /// <summary>A posted interrupt: into the virtual APIC's VIRR; delivered when the guest can take it.</summary>
+    private void OnPostedInterrupt(PostedInterrupt p) => _cpu.PostInterrupt(p.Vector);
+
+    private void OnArmTimer(ArmGuestTimer a)
+    {
+        _timerOwner = Sender;
+        _timerGeneration = a.Generation;
+        _timerDeadline = a.Disarms ? 0 : a.DeadlineTsc != 0 ? a.DeadlineTsc : Math.Max(1, _cpu.Tsc + a.RelativeTicks);
+        if (_haltRegistered)
+        {
+            WakeFromTimebase(_timebase.UpdateHalted(TimebaseIndex, _timerDeadline));
+        }
+    }
+
+    private void OnTimebaseWake(TimebaseWake w)
+    {
+        if (!_haltRegistered || _timerDeadline == 0)
+        {
+            return;
+        }
+
+        _cpu.AdvanceTscTo(Math.Max(w.Tsc, _timerDeadline));
+        FireTimer();
+    }
+
+    /// <summary>The timer's deadline passed: the VMM posts the LVT vector (and re-arms a periodic timer).</summary>
+    private void FireTimer()
+    {
+        ulong deadline = _timerDeadline;
+        _timerDeadline = 0;
+        _timerOwner?.Tell(new GuestTimerExpired(_setup.Index, _timerGeneration, deadline), Self);
+    }
+
+    /// <summary>Halted in HLT with interrupts enabled: time may jump ahead to the earliest deadline.</summary>
+    private void EnterHaltTimebase()
+    {
+        bool interruptsBlocked = _lastRequest[Gpr.R12] != 0;
+        if (_haltRegistered || interruptsBlocked)
+        {
+            return;
+        }
+
+        _haltRegistered = true;
+        _timebase.Publish(TimebaseIndex, _cpu.Tsc);
+        WakeFromTimebase(_timebase.EnterHalt(TimebaseIndex, _timerDeadline));
+    }
+
+    private void WakeFromTimebase((int Vcpu, ulong Deadline, IActorRef? Actor)? pick)
+    {
+        if (pick is not { } p)
+        {
+            return;
+        }
+
+        if (p.Vcpu == TimebaseIndex)
+        {
+            _cpu.AdvanceTscTo(p.Deadline);
+            FireTimer();
+        }
+        else
+        {
+            p.Actor?.Tell(new TimebaseWake(p.Vcpu, p.Deadline), Self);
+        }
+    }
+
+    private void LeaveHaltTimebase()
+    {
+        if (!_haltRegistered)
+        {
+            return;
+        }
+
+        _haltRegistered = false;
+        _timebase.LeaveHalt(TimebaseIndex);
+        _cpu.AdvanceTscTo(_timebase.LatestRunning(TimebaseIndex));
+    }
+
+    /// <summary>After a slice: fire this vCPU's timer if due, publish its TSC, wake halted vCPUs it has passed.</summary>
+    private void AfterSlice()
+    {
+        ulong tsc = _cpu.Tsc;
+        if (_timerDeadline != 0 && tsc >= _timerDeadline)
+        {
+            FireTimer();
+        }
+
+        _timebase.Publish(TimebaseIndex, tsc);
+        if (_timebase.TakeDue(tsc) is { } due)
+        {
+            foreach ((int v, IActorRef actor) in due)
+            {
+                actor.Tell(new TimebaseWake(v, tsc), Self);
+            }
+        }
     }
 
     private enum Mode
@@ -130,7 +248,22 @@ public sealed partial class VcpuActor : TdxActor
             budget = Math.Min(budget, max - done);
         }
 
+        if (_timerDeadline != 0)
+        {
+            ulong now = _cpu.Tsc;
+            if (now >= _timerDeadline)
+            {
+                FireTimer();
+            }
+            else
+            {
+                ulong tpi = Math.Max(1, _cpu.TscPerInstruction);
+                budget = Math.Max(1, Math.Min(budget, (_timerDeadline - now + tpi - 1) / tpi));
+            }
+        }
+
         CpuExit exit = _cpu.Run(budget);
+        AfterSlice();
         switch (exit.Kind)
         {
             case CpuExitKind.InstructionLimit:
@@ -152,6 +285,11 @@ public sealed partial class VcpuActor : TdxActor
                 _lastRequest = regs;
                 StartCorrelation();
                 _exitStartedNs = _requestSentNs = TellAndStamp(_setup.TdxModule, new TdcallRequested(_setup.Index, regs));
+                if (_pendingTdcallIsHlt)
+                {
+                    EnterHaltTimebase();
+                }
+
                 return;
             }
 
@@ -181,11 +319,13 @@ public sealed partial class VcpuActor : TdxActor
                 state.Gpr.CopyFrom(reply.Regs, reply.WrittenRegisters);
                 state.Rip += TdcallLeafInfo.TdcallLength;
                 _pendingTdcallIsHlt = false;
+                LeaveHaltTimebase();
                 _stats.RecordTdcall(_exitStartedNs, Now);
                 Resume();
                 return;
 
             case Mode.InVeHandler:
+                LeaveHaltTimebase();
                 Continue(_kernel.OnTdcallCompleted(ref _cpu.State, reply));
                 return;
 
@@ -305,6 +445,13 @@ public sealed partial class VcpuActor : TdxActor
                 // millions of TDVMCALLs in one #VE, each answered promptly.
                 _lastRequest = step.Regs;
                 _requestSentNs = TellAndStamp(_setup.TdxModule, new TdcallRequested(_setup.Index, step.Regs));
+                if (TdcallLeafInfo.LeafOf(step.Regs[Gpr.Rax]) == (ushort)TdcallLeaf.VpVmcall
+                    && step.Regs[Gpr.R10] == TdVmcall.StandardCall
+                    && step.Regs[Gpr.R11] == (ulong)TdVmcallSubfunction.InstructionHlt)
+                {
+                    EnterHaltTimebase();
+                }
+
                 return;
 
             case KernelStepKind.Resume:

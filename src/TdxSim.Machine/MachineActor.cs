@@ -55,6 +55,7 @@ internal sealed class MachineActor : TdxActor, IWithTimers
     private readonly IActorRef[] _vmms;
     private readonly bool[] _halted;
     private readonly bool[] _haltedWithInterrupts;
+    private readonly bool[] _haltedWithTimer;
     private readonly VcpuFinalState?[] _finalStates;
     private readonly List<ulong> _reports = [];
     private readonly List<string> _resumedFatalErrors = [];
@@ -78,11 +79,13 @@ internal sealed class MachineActor : TdxActor, IWithTimers
         _vmms = new IActorRef[wiring.PerVcpuVmm ? n : 1];
         _halted = new bool[n];
         _haltedWithInterrupts = new bool[n];
+        _haltedWithTimer = new bool[n];
         _finalStates = new VcpuFinalState?[n];
 
         Receive<GroupReady>(OnGroupReady);
         Receive<GuestStopRequested>(OnStopRequested);
         Receive<VcpuHalted>(OnHalted);
+        Receive<VcpuWoke>(OnWoke);
         Receive<SelftestReported>(OnReported);
         Receive<PostCodeWritten>(_ => _postCodes++);
         Receive<QuoteCompleted>(_ => _quotes++);
@@ -214,6 +217,13 @@ internal sealed class MachineActor : TdxActor, IWithTimers
             return;
         }
 
+        // Posted interrupts and APIC-timer programming go from the VMM straight to the vCPUs.
+        var attach = new TdxSim.Vmm.AttachVcpus([.. _vcpus], _wiring.PerVcpuVmm ? [.. _vmms] : null);
+        foreach (IActorRef vmm in _vmms)
+        {
+            vmm.Tell(attach, Self);
+        }
+
         for (int i = 0; i < _vcpus.Length; i++)
         {
             Context.Watch(_vcpus[i]);
@@ -279,11 +289,12 @@ internal sealed class MachineActor : TdxActor, IWithTimers
             _haltedCount++;
         }
 
-        if (_haltedCount == _halted.Length)
+        _haltedWithTimer[v] = !halted.InterruptsBlocked && halted.TimerArmed;
+        if (_haltedCount == _halted.Length && Array.IndexOf(_haltedWithTimer, true) < 0)
         {
             if (Array.IndexOf(_haltedWithInterrupts, true) is int i and >= 0)
             {
-                // Nothing can ever wake it: no interrupt source is modelled yet. Treat it as a hang.
+                // Nothing can ever wake it: no timer is armed and no vCPU runs to send an IPI. Treat it as a hang.
                 Decide(ExitStatus.LimitReached, "deadlock", $"every vCPU is halted and vCPU {i} waits with interrupts enabled for an interrupt that cannot come");
             }
             else
@@ -328,6 +339,18 @@ internal sealed class MachineActor : TdxActor, IWithTimers
         }
 
         _vcpus[call.Vcpu].Tell(call with { VmType = _wiring.VmType }, Sender);
+    }
+
+    /// <summary>A halted vCPU was woken (a posted interrupt: an IPI or its APIC timer).</summary>
+    private void OnWoke(VcpuWoke woke)
+    {
+        int v = woke.Vcpu;
+        if ((uint)v < (uint)_halted.Length && _halted[v])
+        {
+            _halted[v] = false;
+            _haltedWithTimer[v] = false;
+            _haltedCount--;
+        }
     }
 
     private void OnReported(SelftestReported report) => _reports.Add(report.Value);

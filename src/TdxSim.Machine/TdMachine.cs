@@ -142,6 +142,7 @@ public static class TdMachine
                 ? GuestKernelOptions.Default.AcceptBusyRetryLimit
                 : GuestKernelOptions.RealTimeAcceptBusyRetryLimit,
         };
+        var timebase = new GuestTimebase(scenario.Vcpus);
         var completion = new TaskCompletionSource<MachineOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
         TimeSpan quoteDelay = TimeSpan.FromTicks((long)(scenario.VmmSettings.QuoteDelayNs / 100));
         var wiring = new MachineWiring(
@@ -151,7 +152,7 @@ public static class TdMachine
             machine => VmmActor.Props(vmmCore, machine, quoteDelay, faults, io.HostCalls),
             vmmFor => TdxModuleActor.CreateProps(moduleCore, vmmFor, faults),
             (i, module, machine) => VcpuActor.Props(new VcpuSetup(
-                i, cpus[i], module, machine, kernel, scenario.MaxInstructions, DefaultSliceInstructions, stats[i])),
+                i, cpus[i], module, machine, kernel, scenario.MaxInstructions, DefaultSliceInstructions, stats[i], timebase)),
             scenario.VmmSettings.HltWakeNs,
             scenario.TimeLimitMs is ulong limitMs ? MillisecondsToNs(limitMs) : null,
             replyTimeoutNs,
@@ -246,6 +247,11 @@ public static class TdMachine
             counters[$"vcpu{i}.ve"] = stats[i].VeCount;
             counters[$"vcpu{i}.tdcall"] = stats[i].TdcallCount;
             counters[$"vcpu{i}.module_emulated"] = stats[i].ModuleEmulated;
+            if (cpus[i].ExternalInterrupts != 0)
+            {
+                // Only when interrupts happened, so the dumps of guests without them stay as they were.
+                counters[$"vcpu{i}.interrupts"] = (long)cpus[i].ExternalInterrupts;
+            }
             if (stats[i].AcceptBusyRetries != 0)
             {
                 counters[$"vcpu{i}.accept_busy_retries"] = stats[i].AcceptBusyRetries;
@@ -264,6 +270,12 @@ public static class TdMachine
         counters["runtime.failures"] = runtime.FailureCount;
         counters["runtime.unexpected_replies"] = outcome.UnexpectedReplies;
         counters["vmm.post_codes"] = outcome.PostCodes;
+        if (vmmCore.IpisSent != 0 || vmmCore.TimerInterruptsPosted != 0)
+        {
+            counters["vmm.ipis"] = vmmCore.IpisSent;
+            counters["vmm.timer_interrupts"] = vmmCore.TimerInterruptsPosted;
+        }
+
         counters["vmm.quotes_completed"] = outcome.QuotesCompleted;
         counters["vmm.fatal_errors_resumed"] = outcome.ResumedFatalErrors.Count;
         counters["com1.bytes"] = com1.BytesWritten;

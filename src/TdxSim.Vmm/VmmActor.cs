@@ -63,6 +63,63 @@ public sealed class VmmActor : TdxActor, IWithTimers
         Receive<DelayedReply>(d => d.To.Tell(d.Reply, Self));
         Receive<WakeHaltedVcpu>(OnWake);
         Receive<QuoteGenerationDue>(OnQuoteDue);
+        Receive<AttachVcpus>(a =>
+        {
+            _vcpus = [.. a.Vcpus];
+            _vmmOf = a.VmmOfVcpu is { } v ? [.. v] : null;
+        });
+        Receive<InterruptWake>(w => WakeForInterrupt(w.Vcpu));
+        Receive<GuestTimerExpired>(e => Route(_core.TimerExpired(e.Vcpu, e.Generation, e.Tsc)));
+    }
+
+    /// <summary>The vCPU actors, for posted interrupts and timer programming (null until the machine attaches them).</summary>
+    private IActorRef[]? _vcpus;
+
+    /// <summary>The VMM actor that takes each vCPU's requests (several with a per-vCPU VMM), or null: this one.</summary>
+    private IActorRef[]? _vmmOf;
+
+    /// <summary>A posted interrupt wakes its target if it is halted here with interrupts enabled.</summary>
+    private void WakeForInterrupt(int vcpu)
+    {
+        if ((uint)vcpu < (uint)_haltedCallers.Length && _haltedCallers[vcpu] is not null && !_core.HaltedWithInterruptsBlocked(vcpu))
+        {
+            OnWake(new WakeHaltedVcpu(vcpu));
+        }
+    }
+
+    /// <summary>
+    /// Sends the APIC emulation's effects: timer programming and posted interrupts to the vCPU actors (the
+    /// posted-interrupt notification), and wakes a target halted with interrupts enabled (KVM wakes a blocked vCPU
+    /// when its PIR gets a bit). Other events go to the machine.
+    /// </summary>
+    private void Route(IReadOnlyList<ITdxMessage> effects)
+    {
+        foreach (ITdxMessage e in effects)
+        {
+            switch (e)
+            {
+                case PostedInterrupt p when _vcpus is { } vcpus && (uint)p.Vcpu < (uint)vcpus.Length:
+                    vcpus[p.Vcpu].Tell(p, Self);
+                    if (_vmmOf is { } owners && (uint)p.Vcpu < (uint)owners.Length && !owners[p.Vcpu].Equals(Self))
+                    {
+                        owners[p.Vcpu].Tell(new InterruptWake(p.Vcpu), Self); // its HLT is held by another VMM actor
+                    }
+                    else
+                    {
+                        WakeForInterrupt(p.Vcpu);
+                    }
+
+                    break;
+                case ArmGuestTimer a when _vcpus is { } vcpus && (uint)a.Vcpu < (uint)vcpus.Length:
+                    vcpus[a.Vcpu].Tell(a, Self);
+                    break;
+                case PostedInterrupt or ArmGuestTimer:
+                    break; // no vCPUs attached (a VMM driven without a machine): nothing to deliver to
+                default:
+                    _machine.Tell(e, Self);
+                    break;
+            }
+        }
     }
 
     /// <summary>Props for a VMM actor over <paramref name="core"/> reporting to <paramref name="machine"/>.</summary>
@@ -165,8 +222,9 @@ public sealed class VmmActor : TdxActor, IWithTimers
         foreach (ITdxMessage e in outcome.Events)
         {
             tdExiting |= e is GuestStopRequested { Kind: GuestStopKind.DebugExit or GuestStopKind.SelftestSuccess };
-            _machine.Tell(e, Self);
         }
+
+        Route(outcome.Events);
 
         switch (outcome.Disposition)
         {
@@ -247,6 +305,7 @@ public sealed class VmmActor : TdxActor, IWithTimers
         _haltedCallers[wake.Vcpu] = null;
         if (_core.Wake(wake.Vcpu) is { } reply)
         {
+            _machine.Tell(new VcpuWoke(wake.Vcpu), Self);
             caller.Tell(reply, Self);
         }
     }
@@ -273,6 +332,15 @@ internal sealed class HostCallBatch(TdVmcallRequested request, IActorRef replyTo
     /// <summary>The id of the call in flight.</summary>
     public long InFlight { get; set; } = -1;
 }
+
+/// <summary>Machine to VMM: the vCPU actors, in vCPU order, where posted interrupts and timer programming go.</summary>
+/// Wiring, not TD traffic: not an <see cref="ITdxMessage"/>, so the message log leaves it out.
+/// <param name="Vcpus">The vCPU actors.</param>
+/// <param name="VmmOfVcpu">The VMM actor that receives each vCPU's TDVMCALLs (per-vCPU VMMs), or null for one VMM.</param>
+public sealed record AttachVcpus(IReadOnlyList<IActorRef> Vcpus, IReadOnlyList<IActorRef>? VmmOfVcpu = null);
+
+/// <summary>VMM to VMM (per-vCPU VMMs): a posted interrupt for <paramref name="Vcpu"/>, whose HLT the receiver holds.</summary>
+public sealed record InterruptWake(int Vcpu) : ITdxMessage;
 
 /// <summary>The timer key of one delayed reply.</summary>
 internal sealed record DelayKey(long Id);

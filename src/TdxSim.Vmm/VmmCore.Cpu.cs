@@ -31,7 +31,8 @@ public sealed partial class VmmCore
     private VmcallOutcome InstructionRdmsr(ref Call call)
     {
         ulong index = call.Regs[Gpr.R12];
-        if (index > uint.MaxValue || !Msrs.TryGuestRead(call.Vcpu, (uint)index, out ulong value))
+        ulong value = 0;
+        if (index > uint.MaxValue || (!TryApicRead(call.Vcpu, (uint)index, out value) && !Msrs.TryGuestRead(call.Vcpu, (uint)index, out value)))
         {
             return Done(ref call, TdVmcall.InvalidOperand);
         }
@@ -45,9 +46,14 @@ public sealed partial class VmmCore
     private VmcallOutcome InstructionWrmsr(ref Call call)
     {
         ulong index = call.Regs[Gpr.R12];
-        return index <= uint.MaxValue && Msrs.TryGuestWrite(call.Vcpu, (uint)index, call.Regs[Gpr.R13])
-            ? Done(ref call, TdVmcall.Success)
-            : Done(ref call, TdVmcall.InvalidOperand);
+        if (index > uint.MaxValue || !Msrs.TryGuestWrite(call.Vcpu, (uint)index, call.Regs[Gpr.R13]))
+        {
+            return Done(ref call, TdVmcall.InvalidOperand);
+        }
+
+        // The APIC registers whose writes act: IPIs and timer programming go out as messages to the vCPUs, before
+        // the reply (so a timer armed here is armed when the guest runs on).
+        return Done(ref call, TdVmcall.Success, IsApicEffect((uint)index) ? ApicWritten(call.Vcpu, (uint)index, call.Regs[Gpr.R13]) : null);
     }
 
     /// <summary>
@@ -58,9 +64,16 @@ public sealed partial class VmmCore
     private VmcallOutcome InstructionHlt(ref Call call)
     {
         bool interruptsBlocked = call.Regs[Gpr.R12] != 0;
+        if (!interruptsBlocked && TakeWakePending(call.Vcpu))
+        {
+            // An interrupt was posted since the vCPU last woke: it has an event, so it does not block.
+            return Done(ref call, TdVmcall.Success);
+        }
+
+        Volatile.Write(ref _haltBlocked[call.Vcpu], interruptsBlocked ? 1 : 0);
         call.Regs[Gpr.R10] = TdVmcall.Success;
         Volatile.Write(ref _pendingHalt[call.Vcpu], Reply(ref call));
         Counters.Halted(call.Vcpu);
-        return new VmcallOutcome(VmcallDisposition.Halted, null, [new VcpuHalted(call.Vcpu, interruptsBlocked)], null);
+        return new VmcallOutcome(VmcallDisposition.Halted, null, [new VcpuHalted(call.Vcpu, interruptsBlocked, TimerArmed(call.Vcpu))], null);
     }
 }

@@ -65,6 +65,7 @@ public sealed partial class VmmCore
         _pendingHalt = new TdVmcallCompleted?[options.VcpuCount];
         _notifyVector = new int[options.VcpuCount];
         Counters = new VmmCounters(options.VcpuCount);
+        InitApic();
     }
 
     /// <summary>The options the VMM was built with.</summary>
@@ -150,6 +151,7 @@ public sealed partial class VmmCore
         TdVmcallCompleted? reply = Interlocked.Exchange(ref _pendingHalt[vcpu], null);
         if (reply is not null)
         {
+            Volatile.Write(ref _wakePending[vcpu], 0);
             Counters.Completed(vcpu, reply.Subfunction, TdVmcall.Success);
         }
 

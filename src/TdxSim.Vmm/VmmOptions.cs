@@ -22,6 +22,10 @@ public sealed record VmmOptions
     /// <summary>The MSR policy and reset values.</summary>
     public MsrTable Msrs { get; init; } = MsrTable.CreateDefault();
 
+    /// <summary>Guest TSC ticks per APIC-timer tick in one-shot and periodic mode: the TSC (2 GHz, CPUID 0x15) over
+    /// the 25 MHz core crystal clock the APIC timer counts in a TD (KVM's TDX APIC bus is 25 MHz).</summary>
+    public ulong TscPerApicTick { get; init; } = 80;
+
     /// <summary>The CPUID table.</summary>
     public CpuidTable Cpuid { get; init; } = CpuidTable.CreateDefault();
 }

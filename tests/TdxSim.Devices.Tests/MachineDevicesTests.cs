@@ -17,8 +17,26 @@ public class MachineDevicesTests
     public void DefaultPortMap_MatchesContract()
     {
         Assert.Equal(
-            [("selftest", 0x30UL, 0x31UL), ("post", 0x80UL, 0x80UL), ("debug-exit", 0xF4UL, 0xF4UL), ("com1", 0x3F8UL, 0x3FFUL), ("pci-cfg", 0xCF8UL, 0xCFFUL)],
+            [("selftest", 0x30UL, 0x31UL), ("rtc", 0x70UL, 0x71UL), ("post", 0x80UL, 0x80UL), ("debug-exit", 0xF4UL, 0xF4UL), ("com1", 0x3F8UL, 0x3FFUL), ("pci-cfg", 0xCF8UL, 0xCFFUL)],
             _devices.PortBus.Ranges.Select(r => (r.Device.Name, r.Base, r.Last)));
+    }
+
+    [Fact]
+    public void Cmos_rtc_reads_its_fixed_time_in_bcd_with_no_update_in_progress()
+    {
+        byte Cmos(byte index)
+        {
+            _devices.PortBus.Write(0x70, 1, index);
+            return (byte)_devices.PortBus.Read(0x71, 1);
+        }
+
+        Assert.Equal(0, Cmos(0x0A) & 0x80);       // UIP clear: Linux reads the time at once
+        Assert.Equal(0x02, Cmos(0x0B));           // 24-hour BCD
+        Assert.Equal(0x80, Cmos(0x0D));           // valid
+        Assert.Equal((0x26, 0x01, 0x01, 0x20), (Cmos(0x09), Cmos(0x08), Cmos(0x07), Cmos(0x32)));
+        _devices.PortBus.Write(0x70, 1, 0x8E);    // NMI-mask bit set, CMOS RAM byte 0x0E
+        _devices.PortBus.Write(0x71, 1, 0x5A);
+        Assert.Equal(0x5A, Cmos(0x0E));
     }
 
     [Fact]
@@ -79,7 +97,7 @@ public class MachineDevicesTests
         Assert.Equal(0, c["device.ioapic.reads"]);
         Assert.Equal(1, c["bus.port.unclaimed_reads"]);
         Assert.Equal(0, c["bus.mmio.unclaimed_writes"]);
-        Assert.Equal(7 * 2 + 4, c.Count);
+        Assert.Equal(8 * 2 + 4, c.Count);
     }
 
     [Fact]

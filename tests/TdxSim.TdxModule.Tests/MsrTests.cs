@@ -126,7 +126,7 @@ public sealed class MsrTests
     [InlineData(0x3Au)]              // IA32_FEATURE_CONTROL
     [InlineData(0x8Bu)]              // IA32_BIOS_SIGN_ID
     [InlineData(0x803u)]             // x2APIC version
-    [InlineData(0x808u)]             // TPR: APIC virtualization is not modelled, the VMM answers
+    [InlineData(0x808u)]             // TPR: a GuestSystem CPU virtualizes it; one that forwards it gets the #VE path
     [InlineData(0x80Bu)]             // EOI
     [InlineData(0x80Fu)]             // SPIV
     [InlineData(0x830u)]             // ICR

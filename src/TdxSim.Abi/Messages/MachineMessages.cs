@@ -56,9 +56,10 @@ public sealed record GuestStopRequested(int Vcpu, GuestStopKind Kind, ulong Valu
 
 /// <summary>
 /// VMM to machine: the vCPU executed TDG.VP.VMCALL&lt;Instruction.HLT&gt; and is blocked until an event.
-/// <paramref name="InterruptsBlocked"/> is R12 (RFLAGS.IF was clear).
+/// <paramref name="InterruptsBlocked"/> is R12 (RFLAGS.IF was clear). <paramref name="TimerArmed"/>: the VMM has an
+/// APIC timer armed for it, so an interrupt can still come even if every vCPU halts.
 /// </summary>
-public sealed record VcpuHalted(int Vcpu, bool InterruptsBlocked) : ITdxMessage
+public sealed record VcpuHalted(int Vcpu, bool InterruptsBlocked, bool TimerArmed = false) : ITdxMessage
 {
     string? ITdxMessage.Subfn => "Instruction.HLT";
 }

@@ -125,7 +125,7 @@ internal static unsafe partial class Translator
             case Mnemonic.Clc: return SetFlags(ref op, ref t, Flags.Cf, 0);
             case Mnemonic.Stc: return SetFlags(ref op, ref t, Flags.Cf, Flags.Cf);
             case Mnemonic.Cli: return SetFlags(ref op, ref t, Flags.If, 0);
-            case Mnemonic.Sti: return SetFlags(ref op, ref t, Flags.If, Flags.If);
+            case Mnemonic.Sti: return Plain(ref t, &SystemOps.Sti);
             case Mnemonic.Cld: return SetFlags(ref op, ref t, Flags.Df, 0);
             case Mnemonic.Std: return SetFlags(ref op, ref t, Flags.Df, Flags.Df);
             case Mnemonic.Cmc: return Plain(ref t, &SystemOps.Cmc);

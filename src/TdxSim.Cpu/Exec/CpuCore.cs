@@ -93,6 +93,21 @@ internal unsafe struct CpuCore
     public ulong TlbCr0, TlbCr3, TlbCr4, TlbEfer;
     public byte GuestSystem;
 
+    /// <summary>The virtual-APIC page's interrupt state (APICv virtual-interrupt delivery, SDM Vol. 3C 30.2): VIRR and
+    /// VISR as 256-bit vectors, VTPR. The registers the VMM emulates are not here.</summary>
+    public fixed ulong Virr[4];
+    public fixed ulong Visr[4];
+    public uint Vtpr;
+
+    /// <summary>Nonzero while VIRR may hold a deliverable vector: the run loop looks at it at every block boundary.</summary>
+    public byte IntrPending;
+
+    /// <summary>STI blocking: set by an STI that set IF; the next block-boundary check skips delivery once.</summary>
+    public byte IntrShadow;
+
+    /// <summary>Interrupts delivered from VIRR (external interrupts, not exceptions).</summary>
+    public ulong ExternalInterrupts;
+
     /// <summary>XMM0-XMM15, two quadwords each.</summary>
     public fixed ulong Xmm[32];
 

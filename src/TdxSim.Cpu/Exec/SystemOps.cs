@@ -122,7 +122,8 @@ internal static unsafe class SystemOps
             return Rdtsc(c, op);
         }
 
-        if (c->GuestSystem != 0 && SystemState.TryReadMsr(c, (uint)Gpr(c, 1), out ulong value))
+        if (c->GuestSystem != 0
+            && (SystemState.TryReadMsr(c, (uint)Gpr(c, 1), out ulong value) || VirtualApic.TryRead(c, (uint)Gpr(c, 1), out value)))
         {
             Gpr(c, 0) = (uint)value;
             Gpr(c, 2) = value >> 32;
@@ -144,6 +145,12 @@ internal static unsafe class SystemOps
             {
                 return r;
             }
+
+            r = VirtualApic.TryWrite(c, (uint)Gpr(c, 1), value);
+            if (r >= 0)
+            {
+                return r;
+            }
         }
 
         c->SetVe(VeExitReason.MsrWrite, 0);
@@ -154,6 +161,24 @@ internal static unsafe class SystemOps
     public static int SetFlags(CpuCore* c, Op* op)
     {
         c->State.Rflags = (c->State.Rflags & ~op->Imm) | (ulong)op->Disp;
+        return Status.Continue;
+    }
+
+    /// <summary>STI: sets IF; when IF was clear, interrupts stay blocked until after the next instruction (STI
+    /// blocking), which the run loop honours by skipping one delivery check.</summary>
+    public static int Sti(CpuCore* c, Op* op)
+    {
+        if ((c->State.Rflags & Rflags.If) == 0)
+        {
+            c->State.Rflags |= Rflags.If;
+            if (c->IntrPending != 0)
+            {
+                // Leave the block so the run loop can deliver after exactly one more instruction.
+                c->IntrShadow = 1;
+                return Status.StopAfter;
+            }
+        }
+
         return Status.Continue;
     }
 

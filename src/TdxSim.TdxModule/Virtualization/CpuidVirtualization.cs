@@ -11,7 +11,7 @@ namespace TdxSim.TdxModule.Virtualization;
 /// <item><term>0x0</term><description>EAX = 0x21 (max basic leaf, so Linux finds leaf 0x21); "GenuineIntel" in EBX, EDX, ECX.</description></item>
 /// <item><term>0x1</term><description>EAX = <see cref="TdxModuleOptions.CpuidSignature"/>; EBX[31:24] = vCPU index (initial APIC ID),
 /// EBX[23:16] = addressable logical-processor IDs (power of two ≥ MAX_VCPUS, at most 255), EBX[15:8] = 8 (CLFLUSH line 64 B);
-/// ECX = SSE3, CX16, x2APIC, POPCNT, XSAVE, RDRAND, hypervisor (bit 31); EDX = FPU, PSE, TSC, MSR, PAE, CX8, APIC, SEP, PGE, CMOV, PAT,
+/// ECX = SSE3, CX16, x2APIC, POPCNT, TSC-deadline (the VMM emulates IA32_TSC_DEADLINE), XSAVE, RDRAND, hypervisor (bit 31); EDX = FPU, PSE, TSC, MSR, PAE, CX8, APIC, SEP, PGE, CMOV, PAT,
 /// CLFSH, FXSR, SSE, SSE2 and HTT when MAX_VCPUS &gt; 1. MCE/MCA/MTRR read 0, as the module clears them when the TD
 /// does not virtualize them; OSXSAVE reads 0 (the module does not see CR4).</description></item>
 /// <item><term>0x7</term><description>Every sub-leaf: all zero (no extended features; sub-leaf 0 EAX = 0).</description></item>
@@ -59,7 +59,7 @@ public sealed class CpuidVirtualization
     private const uint LTdx = 0x5844_546C;
     private const uint Spaces = 0x2020_2020;
 
-    private const uint Leaf1Ecx = (1u << 0) | (1u << 13) | (1u << 21) | (1u << 23) | (1u << 26) | (1u << 30) | (1u << 31);
+    private const uint Leaf1Ecx = (1u << 0) | (1u << 13) | (1u << 21) | (1u << 23) | (1u << 24) | (1u << 26) | (1u << 30) | (1u << 31);
     private const uint Leaf1Edx = (1u << 0) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) | (1u << 9)
                                   | (1u << 11) | (1u << 13) | (1u << 15) | (1u << 16) | (1u << 19) | (1u << 24)
                                   | (1u << 25) | (1u << 26);

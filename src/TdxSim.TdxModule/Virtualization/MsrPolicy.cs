@@ -17,8 +17,9 @@ namespace TdxSim.TdxModule.Virtualization;
 /// </list>
 /// <para>
 /// x2APIC (0x800–0x8FF): the reserved registers #GP as in the lookup. TPR, PPR, EOI, ISR, TMR, IRR and SELF_IPI are
-/// virtualized by the CPU's APIC virtualization on hardware (no exit); TdxSim has no virtual-APIC page, so they take
-/// the #VE path with the other x2APIC registers and the VMM's APIC model answers them. The x2APIC ID (0x802) read is
+/// virtualized by the CPU's APIC virtualization on hardware (no exit): TdxSim's CPU does that with
+/// <c>CpuOptions.GuestSystem</c> (its virtual APIC); a CPU without it forwards them, and they take the #VE path with the
+/// other x2APIC registers, which the VMM emulates (ICR IPIs, the timer) and delivers as posted interrupts. The x2APIC ID (0x802) read is
 /// answered by the module when TD_CTLS.ENUM_TOPOLOGY is set, as td_rdmsr_exit does; otherwise #VE.
 /// </para>
 /// <para>

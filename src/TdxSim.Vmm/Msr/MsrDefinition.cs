@@ -16,6 +16,9 @@ public sealed record MsrDefinition(uint Index, string Name, MsrAccess Access, Ms
     public ulong ResetValueFor(int vcpu) => VcpuResetValue?.Invoke(vcpu) ?? ResetValue;
 
     /// <summary>True when a guest RDMSR is allowed.</summary>
+    /// <summary>A guest write succeeds and changes nothing (KVM's IA32_BIOS_SIGN_ID: only the host sets it).</summary>
+    public bool IgnoreGuestWrites { get; init; }
+
     public bool Readable => Access != MsrAccess.WriteOnly;
 
     /// <summary>True when a guest WRMSR is allowed.</summary>

@@ -61,7 +61,11 @@ public sealed class MsrFile
             return false;
         }
 
-        Volatile.Write(ref _values[Position(vcpu, slot)], value);
+        if (!d.IgnoreGuestWrites)
+        {
+            Volatile.Write(ref _values[Position(vcpu, slot)], value);
+        }
+
         return true;
     }
 

@@ -16,6 +16,9 @@ public sealed class MsrTable
     /// <summary>IA32_APIC_BASE.</summary>
     public const uint ApicBase = 0x1B;
 
+    /// <summary>IA32_BIOS_SIGN_ID (microcode update signature).</summary>
+    public const uint BiosSignId = 0x8B;
+
     /// <summary>IA32_FEATURE_CONTROL.</summary>
     public const uint FeatureControl = 0x3A;
 
@@ -103,7 +106,8 @@ public sealed class MsrTable
     /// <summary>
     /// The default policy: IA32_APIC_BASE, IA32_FEATURE_CONTROL and IA32_MISC_ENABLE read-only (KVM keeps these
     /// read-only for TDs), IA32_POWER_CTL write-only, IA32_TSC_DEADLINE and the x2APIC register file. The x2APIC
-    /// registers are a register file only: writes are stored, no interrupt or IPI is sent and the timer does not run.
+    /// registers are a register file here; the VMM's APIC emulation (VmmCore.Apic.cs) adds what ICR, LVT timer, initial
+    /// count and TSC-deadline writes do. IA32_BIOS_SIGN_ID reads 0 and ignores writes, as KVM does.
     /// </summary>
     public static MsrTable CreateDefault()
     {
@@ -112,6 +116,8 @@ public sealed class MsrTable
         var list = new List<MsrDefinition>
         {
             new(ApicBase, "IA32_APIC_BASE", MsrAccess.ReadOnly, MsrScope.Vcpu, ApicBaseValue(0)) { VcpuResetValue = ApicBaseValue },
+            // KVM: guest writes are ignored, reads give the microcode revision the host set (0 here).
+            new(BiosSignId, "IA32_BIOS_SIGN_ID", MsrAccess.ReadWrite, MsrScope.Vcpu, 0) { IgnoreGuestWrites = true },
             new(FeatureControl, "IA32_FEATURE_CONTROL", MsrAccess.ReadOnly, MsrScope.Vm, 0x1), // locked, VMX off
             new(MiscEnable, "IA32_MISC_ENABLE", MsrAccess.ReadOnly, MsrScope.Vcpu, 0x1800), // BTS and PEBS unavailable
             new(PowerControl, "MSR_IA32_POWER_CTL", MsrAccess.WriteOnly, MsrScope.Vcpu, 0),
