@@ -334,7 +334,7 @@ internal sealed class HostCallBatch(TdVmcallRequested request, IActorRef replyTo
 }
 
 /// <summary>Machine to VMM: the vCPU actors, in vCPU order, where posted interrupts and timer programming go.</summary>
-/// Wiring, not TD traffic: not an <see cref="ITdxMessage"/>, so the message log leaves it out.
+/// Wiring, not TD traffic: not an <see cref="ITdxMessage"/>, so its log line has no vCPU, leaf or registers.
 /// <param name="Vcpus">The vCPU actors.</param>
 /// <param name="VmmOfVcpu">The VMM actor that receives each vCPU's TDVMCALLs (per-vCPU VMMs), or null for one VMM.</param>
 public sealed record AttachVcpus(IReadOnlyList<IActorRef> Vcpus, IReadOnlyList<IActorRef>? VmmOfVcpu = null);
