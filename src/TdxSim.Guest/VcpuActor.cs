@@ -269,7 +269,9 @@ public sealed partial class VcpuActor : TdxActor
             case CpuExitKind.InstructionLimit:
             case CpuExitKind.Pause:
                 // Yield: let other messages (a stop, other actors under the deterministic dispatcher) run. A
-                // pause-loop exit yields early, so a spinning vCPU does not starve the vCPU holding the lock.
+                // pause-loop exit yields early, so a spinning vCPU does not starve the vCPU holding the lock; and the
+                // thread is given up too, or the mailbox would run its next slices at once (Akka's throughput).
+                YieldThread();
                 Self.Tell(RunSlice, Self);
                 return;
 

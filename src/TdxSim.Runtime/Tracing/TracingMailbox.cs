@@ -45,6 +45,7 @@ public sealed class TracingMessageQueue : IMessageQueue, IUnboundedMessageQueueS
     private long _lastCorrelation;
     private long _lastSentNs;
     private int _lastQueued;
+    private bool _yield;
 
     internal TracingMessageQueue(ActorSystem system) => _system = system;
 
@@ -66,6 +67,13 @@ public sealed class TracingMessageQueue : IMessageQueue, IUnboundedMessageQueueS
     /// message waits for a pick at its own start time (this actor's busy-until).
     /// </summary>
     internal int RunQuota { get; set; } = -1;
+
+    /// <summary>
+    /// Ends the current mailbox run after the message being handled, whatever the dispatcher's throughput: the
+    /// messages still queued (the handler's own next step) wait for the mailbox's next turn. Only the owning actor,
+    /// on its own thread, calls it.
+    /// </summary>
+    internal void YieldAfterThisMessage() => _yield = true;
 
     /// <summary>The actor's contention record, once its first message was handled with contention wanted.</summary>
     internal ActorContention? Contention { get; set; }
@@ -138,6 +146,15 @@ public sealed class TracingMessageQueue : IMessageQueue, IUnboundedMessageQueueS
     /// <inheritdoc/>
     public bool TryDequeue(out Envelope envelope)
     {
+        if (_yield)
+        {
+            // The handler asked to give up its thread (a vCPU's pause-loop exit): this mailbox run ends here, and
+            // the mailbox, still holding messages, goes to the back of the dispatcher's queue.
+            _yield = false;
+            envelope = default;
+            return false;
+        }
+
         if (RunQuota == 0)
         {
             // The deterministic dispatcher allows this many messages per mailbox run: the rest wait for the next pick.
