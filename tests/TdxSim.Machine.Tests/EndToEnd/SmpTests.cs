@@ -84,4 +84,73 @@ public sealed class SmpTests
         ulong spun = run.Result.Vcpus[1].Instructions;
         Assert.True(spun < 500_000, $"vCPU 1 spun {spun:N0} instructions while vCPU 0 made one TDVMCALL");
     }
+
+    /// <summary>
+    /// Sixteen vCPUs take a test-and-set spinlock at an odd address on the code page (XCHG to take, plain MOV to
+    /// release, as smp-hello's lock) around a #VE port write and a non-atomic increment, on real threads. Two bugs
+    /// once hung this: a misaligned XCHG was not atomic against the plain release (the lock stayed taken with no
+    /// holder), and a spinner's pause-loop exit kept its thread for Akka's 30 messages, so the holder's #VE round
+    /// trips waited behind every spinner's thirty slices.
+    /// </summary>
+    [Fact]
+    public void SixteenVcpus_ContendForAMisalignedSpinlockAroundAVe_EveryEntryCountedAndTheRunEnds()
+    {
+        const int rounds = 60;
+        const int vcpus = 16;
+        TdRun run = TdRunner.Run(
+            b =>
+            {
+                Assembler a = b.Asm;
+                Label retry = a.CreateLabel();
+                Label wait = a.CreateLabel();
+                Label notZero = a.CreateLabel();
+                Label lockWord = a.CreateLabel();
+                Label counter = a.CreateLabel();
+                Label finished = a.CreateLabel();
+                Label halt = a.CreateLabel();
+                a.mov(r12, rdi);
+                a.mov(r13, rsi);
+                a.mov(ecx, rounds);
+                a.Label(ref retry);
+                a.mov(eax, 1);
+                a.xchg(__dword_ptr[lockWord], eax);       // the lock word, on the code page
+                a.test(eax, eax);
+                a.jz(notZero);
+                a.pause();
+                a.jmp(retry);
+                a.Label(ref notZero);
+                a.mov(al, 0x55);
+                a.@out(0x80, al);                          // a #VE inside the critical section
+                a.mov(edx, __dword_ptr[counter]);
+                a.inc(edx);
+                a.mov(__dword_ptr[counter], edx);
+                a.mov(__dword_ptr[lockWord], 0);          // release: a plain store
+                a.dec(ecx);
+                a.jnz(retry);
+                a.@lock.inc(__dword_ptr[finished]);
+                a.test(r12, r12);
+                a.jnz(halt);
+                a.Label(ref wait);
+                a.pause();
+                a.mov(eax, __dword_ptr[finished]);
+                a.cmp(eax, r13d);
+                a.jb(wait);
+                a.mov(eax, __dword_ptr[counter]);
+                a.Report(rax);
+                a.Label(ref halt);
+                a.HaltForever();
+                a.db(0, 0, 0);                             // odd padding: the lock word is not dword aligned
+                a.Label(ref lockWord);
+                a.dd(0u);
+                a.Label(ref counter);
+                a.dd(0u);
+                a.Label(ref finished);
+                a.dd(0u);
+            },
+            s => s with { MaxInstructions = 200_000_000 },
+            vcpus: vcpus).AssertExit(0, "halted");
+
+        Assert.Equal([(ulong)(vcpus * rounds)], run.Reports);
+        Assert.Equal(vcpus * rounds, run.Counter("device.post.writes"));
+    }
 }
