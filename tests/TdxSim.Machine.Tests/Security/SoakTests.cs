@@ -15,6 +15,11 @@ namespace TdxSim.Machine.Tests.Security;
 /// 20 s); <c>TDXSIM_SOAK_SECONDS=N</c> runs the long form for N seconds, sampling the process RSS every second into
 /// <c>TDXSIM_SOAK_OUT</c> (default: the system temp folder)/soak-rss.csv and drawing soak-rss.png (perf/soak.sh).
 /// </summary>
+/// <remarks>
+/// It runs alone (<see cref="SoakCollection"/>): the managed heap and the RSS are the process's, and a test class
+/// running beside it once left 12 MiB live for the rest of the soak, a step no leak check can tell from a leak.
+/// </remarks>
+[Collection(nameof(SoakCollection))]
 public sealed class SoakTests(ITestOutputHelper output)
 {
     private const int Vcpus = 32;
@@ -235,3 +240,7 @@ public sealed class SoakTests(ITestOutputHelper output)
         public override void Write(ReadOnlySpan<byte> buffer) => Interlocked.Add(ref _written, buffer.Length);
     }
 }
+
+/// <summary>The soak's collection: xunit runs it with no other test class beside it.</summary>
+[CollectionDefinition(nameof(SoakCollection), DisableParallelization = true)]
+public sealed class SoakCollection;
