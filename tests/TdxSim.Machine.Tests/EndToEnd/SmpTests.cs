@@ -153,4 +153,26 @@ public sealed class SmpTests
         Assert.Equal([(ulong)(vcpus * rounds)], run.Reports);
         Assert.Equal(vcpus * rounds, run.Counter("device.post.writes"));
     }
+
+    [Fact]
+    public void EveryVcpu_StartsWithThePowerOnFpuState()
+    {
+        TdRun run = TdRunner.Run(
+            b =>
+            {
+                Assembler a = b.Asm;
+                a.sub(rsp, 16);
+                a.fnstcw(__word_ptr[rsp]);
+                a.movzx(eax, __word_ptr[rsp]);
+                a.Report(rax);
+                a.stmxcsr(__dword_ptr[rsp]);
+                a.mov(eax, __dword_ptr[rsp]);
+                a.Report(rax);
+                a.HaltForever();
+            },
+            vcpus: 2).AssertExit(0, "halted");
+
+        // FCW 0x37F and MXCSR 0x1F80 on both vCPUs (XCR0 = x87 is reset too; XGETBV needs CR4.OSXSAVE first).
+        Assert.Equal([0x37FUL, 0x37FUL, 0x1F80UL, 0x1F80UL], run.Reports.Order());
+    }
 }
