@@ -17,6 +17,7 @@ public sealed class GuestTimebase
     private readonly ulong[] _deadline;
     private readonly long[] _published;
     private long _earliest = long.MaxValue;
+    private long _epoch;
 
     /// <summary>Creates the time base of <paramref name="vcpus"/> vCPUs.</summary>
     public GuestTimebase(int vcpus)
@@ -27,6 +28,9 @@ public sealed class GuestTimebase
         _deadline = new ulong[vcpus];
         _published = new long[vcpus];
     }
+
+    /// <summary>Number of vCPUs.</summary>
+    public int VcpuCount => _halted.Length;
 
     /// <summary>Records the actor of vCPU <paramref name="vcpu"/>.</summary>
     public void Register(int vcpu, IActorRef actor)
@@ -60,22 +64,36 @@ public sealed class GuestTimebase
 
     /// <summary>
     /// vCPU <paramref name="vcpu"/> halted with interrupts enabled and its timer at <paramref name="deadline"/>
-    /// (0: none). When that leaves every vCPU halted, returns the vCPU with the earliest deadline (taken out of the
-    /// table) and that deadline: it must fire now. Else null.
+    /// (0: none). Returns the time base's epoch when that leaves every vCPU halted, else null. The caller lets
+    /// in-flight wake-ups land (an IPI posted just before the sender halted) and then asks
+    /// <see cref="PickIfStillIdle"/>.
     /// </summary>
-    public (int Vcpu, ulong Deadline, IActorRef? Actor)? EnterHalt(int vcpu, ulong deadline)
+    public long? EnterHalt(int vcpu, ulong deadline)
     {
         lock (_lock)
         {
             _halted[vcpu] = true;
             _deadline[vcpu] = deadline;
+            _epoch++;
             Recompute();
-            return AllHaltedPick();
+            return Array.IndexOf(_halted, false) < 0 ? _epoch : null;
         }
     }
 
-    /// <summary>A halted vCPU's timer changed (re-armed or disarmed while it is halted).</summary>
-    public (int Vcpu, ulong Deadline, IActorRef? Actor)? UpdateHalted(int vcpu, ulong deadline)
+    /// <summary>
+    /// When nothing halted or woke since <paramref name="epoch"/> and every vCPU is still halted: the vCPU with the
+    /// earliest deadline (taken out of the table) and that deadline, which must fire now (time jumps to it). Else null.
+    /// </summary>
+    public (int Vcpu, ulong Deadline, IActorRef? Actor)? PickIfStillIdle(long epoch)
+    {
+        lock (_lock)
+        {
+            return epoch == _epoch ? AllHaltedPick() : null;
+        }
+    }
+
+    /// <summary>A halted vCPU's timer changed (re-armed or disarmed while it is halted): as <see cref="EnterHalt"/>.</summary>
+    public long? UpdateHalted(int vcpu, ulong deadline)
     {
         lock (_lock)
         {
@@ -85,8 +103,9 @@ public sealed class GuestTimebase
             }
 
             _deadline[vcpu] = deadline;
+            _epoch++;
             Recompute();
-            return AllHaltedPick();
+            return Array.IndexOf(_halted, false) < 0 ? _epoch : null;
         }
     }
 
@@ -97,6 +116,7 @@ public sealed class GuestTimebase
         {
             _halted[vcpu] = false;
             _deadline[vcpu] = 0;
+            _epoch++;
             Recompute();
         }
     }
@@ -168,6 +188,9 @@ public sealed class GuestTimebase
         Volatile.Write(ref _earliest, (long)Math.Min(e, long.MaxValue));
     }
 }
+
+/// <summary>vCPU to itself: every vCPU halted at time-base epoch <paramref name="Epoch"/>; jump ahead if still so.</summary>
+public sealed record IdleCheck(int Vcpu, long Epoch) : TdxSim.Abi.Messages.ITdxMessage;
 
 /// <summary>vCPU to vCPU: the time base reached the halted receiver's APIC-timer deadline at guest TSC <paramref name="Tsc"/>.</summary>
 public sealed record TimebaseWake(int Vcpu, ulong Tsc) : TdxSim.Abi.Messages.ITdxMessage;

@@ -66,6 +66,7 @@ public sealed partial class VcpuActor : TdxActor
         _cpu = setup.Cpu;
         _stats = setup.Statistics;
         _kernel = new VeHandler(_cpu.Memory, setup.Kernel, setup.Statistics);
+        _timebase = setup.Timebase ?? new GuestTimebase(1);
 
         Receive<StartVcpu>(_ => OnStart());
         Receive<RunSliceMessage>(_ => RunGuest());
@@ -77,7 +78,7 @@ public sealed partial class VcpuActor : TdxActor
         Receive<PostedInterrupt>(OnPostedInterrupt);
         Receive<ArmGuestTimer>(OnArmTimer);
         Receive<TimebaseWake>(OnTimebaseWake);
-        _timebase = setup.Timebase ?? new GuestTimebase(1);
+        Receive<IdleCheck>(c => WakeFromTimebase(_timebase!.PickIfStillIdle(c.Epoch)));
     }
 
     // The host timer emulating this vCPU's APIC timer (armed by the VMM), in guest TSC.
@@ -106,7 +107,7 @@ public sealed partial class VcpuActor : TdxActor
         _timerDeadline = a.Disarms ? 0 : a.DeadlineTsc != 0 ? a.DeadlineTsc : Math.Max(1, _cpu.Tsc + a.RelativeTicks);
         if (_haltRegistered)
         {
-            WakeFromTimebase(_timebase.UpdateHalted(TimebaseIndex, _timerDeadline));
+            IdleSoon(_timebase.UpdateHalted(TimebaseIndex, _timerDeadline));
         }
     }
 
@@ -140,7 +141,28 @@ public sealed partial class VcpuActor : TdxActor
 
         _haltRegistered = true;
         _timebase.Publish(TimebaseIndex, _cpu.Tsc);
-        WakeFromTimebase(_timebase.EnterHalt(TimebaseIndex, _timerDeadline));
+        IdleSoon(_timebase.EnterHalt(TimebaseIndex, _timerDeadline));
+    }
+
+    /// <summary>How long every vCPU must stay halted before time jumps to the earliest deadline: wake-ups in flight
+    /// (a posted IPI whose target has not run yet) land first. Scheduler time: virtual in deterministic runs.</summary>
+    private static readonly TimeSpan IdleSettle = TimeSpan.FromMicroseconds(500);
+
+    private void IdleSoon(long? epoch)
+    {
+        if (epoch is not long e)
+        {
+            return;
+        }
+
+        if (_timebase.VcpuCount == 1)
+        {
+            // Alone: nothing can be in flight to this vCPU but its own timer.
+            WakeFromTimebase(_timebase.PickIfStillIdle(e));
+            return;
+        }
+
+        Context.System.Scheduler.ScheduleTellOnce(IdleSettle, Self, new IdleCheck(_setup.Index, e), Self);
     }
 
     private void WakeFromTimebase((int Vcpu, ulong Deadline, IActorRef? Actor)? pick)

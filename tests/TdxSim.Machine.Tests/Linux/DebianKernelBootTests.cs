@@ -107,6 +107,36 @@ public sealed class DebianKernelBootTests
     }
 
     [Fact]
+    public void Two_vcpus_bring_up_cpu1_and_time_advances_with_timer_interrupts()
+    {
+        // Interrupt delivery: the boot CPU wakes CPU 1 through the MP wakeup mailbox and then needs its IPIs and the
+        // APIC timer (TSC-deadline, emulated by the VMM, posted into the TD, delivered by the CPU's virtual APIC) to
+        // go on. 1.4 G instructions of vCPU 0 get past `smp: Brought up` to the late initcalls (about 17 s here).
+        using var cli = new CliHarness();
+        string state = Path.Combine(cli.Folder, "final.json");
+        CliResult r = CliHarness.Run("run", "--kernel", DebianKernel.Path, "--append", Cmdline, "--memory", "1G", "--vcpus", "2",
+            "--max-instructions", "1400000000", "--dump-state", state, "--quiet");
+
+        Assert.True(r.Status == 6, $"status {r.Status}; stderr: {r.Stderr}");
+        Assert.Contains("TSC deadline timer available", r.Com1, StringComparison.Ordinal);
+        Assert.Contains("smp: Brought up 1 node, 2 CPUs", r.Com1, StringComparison.Ordinal);
+        Assert.DoesNotContain("unchecked MSR access", r.Com1, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unable to read current time from RTC", r.Com1, StringComparison.Ordinal);
+
+        // dmesg time moves on: the last timestamp is well past the one of `Brought up`.
+        string last = r.Com1.Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1];
+        double seconds = double.Parse(last.AsSpan(1, last.IndexOf(']', StringComparison.Ordinal) - 1).Trim(), CultureInfo.InvariantCulture);
+        Assert.True(seconds > 0.1, $"last line: {last}");
+
+        using var doc = JsonDocument.Parse(File.ReadAllText(state));
+        JsonElement counters = doc.RootElement.GetProperty("counters");
+        long Counter(string name) => counters.TryGetProperty(name, out JsonElement v) ? v.GetInt64() : 0;
+        Assert.True(Counter("vmm.timer_interrupts") > 10, $"{Counter("vmm.timer_interrupts")} timer interrupts");
+        Assert.True(Counter("vmm.ipis") > 10, $"{Counter("vmm.ipis")} IPIs");
+        Assert.True(Counter("vcpu1.interrupts") > 10, $"{Counter("vcpu1.interrupts")} interrupts on vCPU 1");
+    }
+
+    [Fact]
     public void Default_memory_is_too_small_for_the_kernel()
     {
         CliResult r = CliHarness.Run("run", "--kernel", DebianKernel.Path);
