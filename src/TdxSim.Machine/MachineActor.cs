@@ -20,7 +20,8 @@ internal sealed record MachineWiring(
     Func<int, ulong, string, string> GuestFatalDetail,
     TaskCompletionSource<MachineOutcome> Completion,
     bool HostileHost = false,
-    TimeSpan? WatchdogPeriod = null);
+    TimeSpan? WatchdogPeriod = null,
+    bool InterruptDelivery = false);
 
 /// <summary>How the TD ended, as the machine actor saw it.</summary>
 internal sealed record MachineOutcome(
@@ -212,11 +213,15 @@ internal sealed class MachineActor : TdxActor, IWithTimers
             return;
         }
 
-        // Posted interrupts and APIC-timer programming go from the VMM straight to the vCPUs.
-        var attach = new TdxSim.Vmm.AttachVcpus([.. _vcpus], _wiring.PerVcpuVmm ? [.. _vmms] : null);
-        foreach (IActorRef vmm in _vmms)
+        // Posted interrupts and APIC-timer programming go from the VMM straight to the vCPUs of a guest that takes
+        // interrupts through its own IDT (a --kernel guest); the built-in guests' traffic stays as it was.
+        if (_wiring.InterruptDelivery)
         {
-            vmm.Tell(attach, Self);
+            var attach = new TdxSim.Vmm.AttachVcpus([.. _vcpus], _wiring.PerVcpuVmm ? [.. _vmms] : null);
+            foreach (IActorRef vmm in _vmms)
+            {
+                vmm.Tell(attach, Self);
+            }
         }
 
         for (int i = 0; i < _vcpus.Length; i++)

@@ -149,7 +149,7 @@ public static class TdMachine
             machine => VmmActor.Props(vmmCore, machine, quoteDelay, faults),
             vmmFor => TdxModuleActor.CreateProps(moduleCore, vmmFor, faults),
             (i, module, machine) => VcpuActor.Props(new VcpuSetup(
-                i, cpus[i], module, machine, kernel, scenario.MaxInstructions, DefaultSliceInstructions, stats[i], timebase)),
+                i, cpus[i], module, machine, kernel, scenario.MaxInstructions, DefaultSliceInstructions, stats[i], image.Linux is not null ? timebase : null)),
             scenario.VmmSettings.HltWakeNs,
             scenario.TimeLimitMs is ulong limitMs ? MillisecondsToNs(limitMs) : null,
             replyTimeoutNs,
@@ -157,7 +157,8 @@ public static class TdMachine
             (vcpu, rip, reason) => InstructionBytes.FatalDetail(vcpu, cpus[vcpu], rip, reason),
             completion,
             HostileHost: faults is not null,
-            WatchdogPeriod: faults is not null && replyTimeoutNs is ulong t ? TimeSpan.FromTicks(Math.Max(1, (long)(t / 400))) : null);
+            WatchdogPeriod: faults is not null && replyTimeoutNs is ulong t ? TimeSpan.FromTicks(Math.Max(1, (long)(t / 400))) : null,
+            InterruptDelivery: image.Linux is not null);
 
         Akka.Configuration.Config config = RuntimeConfig.Build(scenario.Deterministic, scenario.Seed, scenario.AkkaConfig);
         if (!scenario.Deterministic)
