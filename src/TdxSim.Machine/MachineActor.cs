@@ -24,7 +24,8 @@ internal sealed record MachineWiring(
     bool HostileHost = false,
     TimeSpan? WatchdogPeriod = null,
     VmType VmType = VmType.Tdx,
-    ulong MemoryBytes = 0);
+    ulong MemoryBytes = 0,
+    bool InterruptDelivery = false);
 
 /// <summary>How the TD ended, as the machine actor saw it.</summary>
 internal sealed record MachineOutcome(
@@ -217,11 +218,15 @@ internal sealed class MachineActor : TdxActor, IWithTimers
             return;
         }
 
-        // Posted interrupts and APIC-timer programming go from the VMM straight to the vCPUs.
-        var attach = new TdxSim.Vmm.AttachVcpus([.. _vcpus], _wiring.PerVcpuVmm ? [.. _vmms] : null);
-        foreach (IActorRef vmm in _vmms)
+        // Posted interrupts and APIC-timer programming go from the VMM straight to the vCPUs of a guest that takes
+        // interrupts through its own IDT (a --kernel guest); the built-in guests' traffic stays as it was.
+        if (_wiring.InterruptDelivery)
         {
-            vmm.Tell(attach, Self);
+            var attach = new TdxSim.Vmm.AttachVcpus([.. _vcpus], _wiring.PerVcpuVmm ? [.. _vmms] : null);
+            foreach (IActorRef vmm in _vmms)
+            {
+                vmm.Tell(attach, Self);
+            }
         }
 
         for (int i = 0; i < _vcpus.Length; i++)

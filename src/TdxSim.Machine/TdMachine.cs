@@ -152,7 +152,7 @@ public static class TdMachine
             machine => VmmActor.Props(vmmCore, machine, quoteDelay, faults, io.HostCalls),
             vmmFor => TdxModuleActor.CreateProps(moduleCore, vmmFor, faults),
             (i, module, machine) => VcpuActor.Props(new VcpuSetup(
-                i, cpus[i], module, machine, kernel, scenario.MaxInstructions, DefaultSliceInstructions, stats[i], timebase)),
+                i, cpus[i], module, machine, kernel, scenario.MaxInstructions, DefaultSliceInstructions, stats[i], image.Linux is not null ? timebase : null)),
             scenario.VmmSettings.HltWakeNs,
             scenario.TimeLimitMs is ulong limitMs ? MillisecondsToNs(limitMs) : null,
             replyTimeoutNs,
@@ -162,7 +162,8 @@ public static class TdMachine
             HostileHost: faults is not null,
             WatchdogPeriod: faults is not null && replyTimeoutNs is ulong t ? TimeSpan.FromTicks(Math.Max(1, (long)(t / 400))) : null,
             VmType: scenario.VmType,
-            MemoryBytes: scenario.Memory);
+            MemoryBytes: scenario.Memory,
+            InterruptDelivery: image.Linux is not null);
 
         Akka.Configuration.Config config = RuntimeConfig.Build(scenario.Deterministic, scenario.Seed, scenario.AkkaConfig);
         if (!scenario.Deterministic)
