@@ -28,7 +28,7 @@ for op in pio mmio; do
   kvm=$(kvm_ns "$op")
   for path in ve paravirt; do
     json=$(tdxsim stress --op "$op" --path "$path" --count "$count" --json)
-    p50=$(echo "$json" | sed -n 's/.*"p50":\([0-9]*\).*/\1/p')
+    p50=$(echo "$json" | sed -n 's/.*"latency_ns":{"p50":\([0-9]*\).*/\1/p')
     ops=$(echo "$json" | sed -n 's/.*"ops_per_sec":\([0-9.]*\).*/\1/p')
     if [ -n "$kvm" ]; then
       ratio=$(awk -v k="$kvm" -v t="$p50" 'BEGIN { printf "%.1fx", k / t }')
