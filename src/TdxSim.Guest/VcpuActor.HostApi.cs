@@ -116,7 +116,10 @@ public sealed partial class VcpuActor
                 return Ok(Events());
 
             case HostCall.PostedInterrupt:
+                // PIR bit, then into the virtual APIC's VIRR, as the posted-interrupt notification does: the guest
+                // takes it through its own IDT when IF and the processor priority allow (a --kernel guest).
                 _postedInterruptRequests[d.Vector >> 6] |= 1UL << (d.Vector & 63);
+                _cpu.PostInterrupt((byte)d.Vector);
                 return Ok(Events());
 
             case HostCall.Nmi:
@@ -252,7 +255,8 @@ public sealed partial class VcpuActor
             _pendingNmis,
             _pendingSmis,
             _mcgBanks,
-            _injectedMces),
+            _injectedMces,
+            _cpu.HighestRequestedVector),
     };
 
     private static (int, string?, HostVcpuData) Ok(HostVcpuData data) => (0, null, data);

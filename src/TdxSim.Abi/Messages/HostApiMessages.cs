@@ -77,6 +77,7 @@ public sealed record HostVcpuData
 /// <param name="PendingSmis">SMIs pending.</param>
 /// <param name="McgBanks">Machine-check banks set up (0: none).</param>
 /// <param name="InjectedMces">Machine checks injected.</param>
+/// <param name="HighestRequestedVector">The highest vector in the virtual APIC's VIRR (requested, not yet delivered), or -1.</param>
 public sealed record HostVcpuEvents(
     ImmutableArray<byte> Interrupts,
     ImmutableArray<byte> LevelInterrupts,
@@ -84,7 +85,8 @@ public sealed record HostVcpuEvents(
     int PendingNmis,
     int PendingSmis,
     int McgBanks,
-    int InjectedMces);
+    int InjectedMces,
+    int HighestRequestedVector = -1);
 
 /// <summary>
 /// VMM to machine (and, when the VM type allows it, machine to vCPU): one vCPU or memory ioctl of the host API.

@@ -205,6 +205,9 @@ public sealed class LiveHostApiTests
                 break;
             case HostCall.PostedInterrupt:
                 Assert.Equal(1UL << 0x32, d.Events!.PostedInterruptRequests[0]);
+
+                // And it reached the vCPU's virtual APIC (VIRR), where the guest's IDT takes it when IF allows.
+                Assert.Equal(0x32, d.Events.HighestRequestedVector);
                 Assert.Empty(d.Events.Interrupts);
                 break;
             case HostCall.Nmi:
