@@ -120,29 +120,8 @@ public sealed class AtomicTests
             a.hlt();
         });
         using var memory = new GuestPhysicalMemory(1 << 20);
-        Assert.True(memory.TryWritePrivate(program.Origin, program.Code));
         const int vcpus = 4;
-        var threads = new Thread[vcpus];
-        var exits = new CpuExit[vcpus];
-        using var start = new Barrier(vcpus);
-        for (int v = 0; v < vcpus; v++)
-        {
-            int index = v;
-            var cpu = new Cpu(memory, index);
-            cpu.State.Rip = program.Origin;
-            cpu.State.Gpr[Gpr.Rsp] = (ulong)(0x80000 + (index * 0x10000));
-            threads[v] = new Thread(() =>
-            {
-                start.SignalAndWait();
-                exits[index] = cpu.Run(ulong.MaxValue);
-            });
-            threads[v].Start();
-        }
-
-        foreach (Thread t in threads)
-        {
-            t.Join();
-        }
+        CpuExit[] exits = RunOnThreads(program, memory, vcpus, ulong.MaxValue);
 
         Assert.All(exits, static e => Assert.Equal(VeExitReason.Hlt, e.Ve.ExitReason));
         var bytes = new byte[8];
@@ -184,8 +163,23 @@ public sealed class AtomicTests
             a.hlt();
         });
         using var memory = new GuestPhysicalMemory(1 << 20);
-        Assert.True(memory.TryWritePrivate(program.Origin, program.Code));
         const int vcpus = 2;
+
+        // A lost release leaves both spinning: the limit ends them instead of hanging the test.
+        CpuExit[] exits = RunOnThreads(program, memory, vcpus, 400_000_000);
+
+        Assert.All(exits, static e => Assert.Equal(VeExitReason.Hlt, e.Ve.ExitReason));
+        var bytes = new byte[8];
+        Assert.True(memory.TryReadPrivate(shared, bytes));
+        Assert.Equal((ulong)(vcpus * rounds), BitConverter.ToUInt64(bytes));
+        Assert.True(memory.TryReadPrivate(lockWord, bytes.AsSpan(0, 4)));
+        Assert.Equal(0u, BitConverter.ToUInt32(bytes, 0));
+    }
+
+    /// <summary>Loads <paramref name="program"/> and runs it on <paramref name="vcpus"/> vCPUs, one host thread each, started together.</summary>
+    private static CpuExit[] RunOnThreads(GuestProgram program, GuestPhysicalMemory memory, int vcpus, ulong maxInstructions)
+    {
+        Assert.True(memory.TryWritePrivate(program.Origin, program.Code));
         var threads = new Thread[vcpus];
         var exits = new CpuExit[vcpus];
         using var start = new Barrier(vcpus);
@@ -194,12 +188,11 @@ public sealed class AtomicTests
             int index = v;
             var cpu = new Cpu(memory, index);
             cpu.State.Rip = program.Origin;
+            cpu.State.Gpr[Gpr.Rsp] = (ulong)(0x80000 + (index * 0x10000));
             threads[v] = new Thread(() =>
             {
                 start.SignalAndWait();
-
-                // A lost release leaves both spinning: the limit ends them instead of hanging the test.
-                exits[index] = cpu.Run(400_000_000);
+                exits[index] = cpu.Run(maxInstructions);
             });
             threads[v].Start();
         }
@@ -209,11 +202,6 @@ public sealed class AtomicTests
             t.Join();
         }
 
-        Assert.All(exits, static e => Assert.Equal(VeExitReason.Hlt, e.Ve.ExitReason));
-        var bytes = new byte[8];
-        Assert.True(memory.TryReadPrivate(shared, bytes));
-        Assert.Equal((ulong)(vcpus * rounds), BitConverter.ToUInt64(bytes));
-        Assert.True(memory.TryReadPrivate(lockWord, bytes.AsSpan(0, 4)));
-        Assert.Equal(0u, BitConverter.ToUInt32(bytes, 0));
+        return exits;
     }
 }
