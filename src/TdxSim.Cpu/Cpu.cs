@@ -421,9 +421,6 @@ public sealed unsafe class Cpu
         set => _core->TscPerInstruction = Math.Max(1, value);
     }
 
-    /// <summary>The TSC the next RDTSC would read.</summary>
-    public ulong ReadTsc() => _core->TscOffset + (_core->State.InstructionsRetired * _core->TscPerInstruction);
-
     /// <summary>Whether exceptions and #VE go through the guest's own IDT (<see cref="CpuOptions.GuestSystem"/> and
     /// an IDT loaded).</summary>
     public bool HasGuestIdt => _core->GuestIdt != 0 && _core->State.IdtrLimit != 0;
@@ -481,7 +478,7 @@ public sealed unsafe class Cpu
     /// <summary>External interrupts delivered through the guest's IDT so far.</summary>
     public ulong ExternalInterrupts => _core->ExternalInterrupts;
 
-    /// <summary>The guest's TSC now: <c>TscOffset + InstructionsRetired * TscPerInstruction</c>.</summary>
+    /// <summary>The guest's TSC now, what the next RDTSC reads: <c>TscOffset + InstructionsRetired * TscPerInstruction</c>.</summary>
     public ulong Tsc => _core->TscOffset + (_core->State.InstructionsRetired * _core->TscPerInstruction);
 
     /// <summary>Moves the TSC forward to <paramref name="tsc"/> (never back): time passes while a vCPU is halted.</summary>

@@ -163,7 +163,7 @@ public sealed partial class VcpuActor
                 }
 
                 // The TSC stays continuous: it goes on from the value it has now, at the new rate.
-                ulong now = _cpu.ReadTsc();
+                ulong now = _cpu.Tsc;
                 _cpu.TscPerInstruction = d.Value / TscKhzPerTickPerInstruction;
                 _cpu.TscOffset = now - (s.InstructionsRetired * _cpu.TscPerInstruction);
                 return Ok(Tsc());
@@ -230,7 +230,7 @@ public sealed partial class VcpuActor
     private HostVcpuData Tsc() => new()
     {
         Value = _cpu.TscPerInstruction * TscKhzPerTickPerInstruction,
-        Tsc = _cpu.ReadTsc(),
+        Tsc = _cpu.Tsc,
     };
 
     private ImmutableArray<byte> Fxsave(bool xsave)

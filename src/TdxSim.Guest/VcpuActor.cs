@@ -302,9 +302,7 @@ public sealed partial class VcpuActor : TdxActor
                 Gprs regs = _cpu.State.Gpr;
                 ushort leaf = TdcallLeafInfo.LeafOf(regs[Gpr.Rax]);
                 _stats.CountTdcall(leaf);
-                _pendingTdcallIsHlt = leaf == (ushort)TdcallLeaf.VpVmcall
-                    && regs[Gpr.R10] == TdVmcall.StandardCall
-                    && regs[Gpr.R11] == (ulong)TdVmcallSubfunction.InstructionHlt;
+                _pendingTdcallIsHlt = IsHltTdvmcall(in regs);
                 _mode = Mode.AwaitingGuestTdcall;
                 _lastRequest = regs;
                 StartCorrelation();
@@ -469,9 +467,7 @@ public sealed partial class VcpuActor : TdxActor
                 // millions of TDVMCALLs in one #VE, each answered promptly.
                 _lastRequest = step.Regs;
                 _requestSentNs = TellAndStamp(_setup.TdxModule, new TdcallRequested(_setup.Index, step.Regs));
-                if (TdcallLeafInfo.LeafOf(step.Regs[Gpr.Rax]) == (ushort)TdcallLeaf.VpVmcall
-                    && step.Regs[Gpr.R10] == TdVmcall.StandardCall
-                    && step.Regs[Gpr.R11] == (ulong)TdVmcallSubfunction.InstructionHlt)
+                if (IsHltTdvmcall(step.Regs))
                 {
                     EnterHaltTimebase();
                 }
@@ -494,6 +490,12 @@ public sealed partial class VcpuActor : TdxActor
                 return;
         }
     }
+
+    /// <summary>TDG.VP.VMCALL&lt;Instruction.HLT&gt;: the vCPU halts until the VMM wakes it.</summary>
+    private static bool IsHltTdvmcall(in Gprs regs) =>
+        TdcallLeafInfo.LeafOf(regs[Gpr.Rax]) == (ushort)TdcallLeaf.VpVmcall
+        && regs[Gpr.R10] == TdVmcall.StandardCall
+        && regs[Gpr.R11] == (ulong)TdVmcallSubfunction.InstructionHlt;
 
     private void Resume()
     {

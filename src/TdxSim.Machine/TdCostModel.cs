@@ -255,7 +255,7 @@ internal sealed class TdCostModel : IMessageCostModel
     private readonly CostModelSettings _settings;
     private readonly Cpu.Cpu[] _cpus;
     private readonly ulong[] _baseline;
-    private readonly ulong[] _pauseBaseline;
+    private readonly ulong[] _pauseExitBaseline;
     private readonly ulong[] _pausesRetiredBaseline;
     private readonly Func<long> _now;
     private readonly Func<TdVmcallRequested, string?> _deviceOf;
@@ -273,7 +273,7 @@ internal sealed class TdCostModel : IMessageCostModel
         _settings = settings;
         _cpus = cpus;
         _baseline = new ulong[cpus.Length];
-        _pauseBaseline = new ulong[cpus.Length];
+        _pauseExitBaseline = new ulong[cpus.Length];
         _pausesRetiredBaseline = new ulong[cpus.Length];
         _now = now;
         _deviceOf = deviceOf;
@@ -316,7 +316,7 @@ internal sealed class TdCostModel : IMessageCostModel
         if (role >= 0)
         {
             _baseline[role] = _cpus[role].State.InstructionsRetired;
-            _pauseBaseline[role] = _cpus[role].PauseExits;
+            _pauseExitBaseline[role] = _cpus[role].PauseExits;
             _pausesRetiredBaseline[role] = _cpus[role].PausesRetired;
             _fixedCost = message is TdcallCompleted or TdEntered ? _settings.TdEntryNs : 0;
             return;
@@ -352,7 +352,7 @@ internal sealed class TdCostModel : IMessageCostModel
         if (role >= 0)
         {
             ulong delta = _cpus[role].State.InstructionsRetired - _baseline[role];
-            ulong exits = _cpus[role].PauseExits - _pauseBaseline[role];
+            ulong exits = _cpus[role].PauseExits - _pauseExitBaseline[role];
             ulong pauses = _cpus[role].PausesRetired - _pausesRetiredBaseline[role];
             return (long)(delta * _settings.InstructionNs) + ((long)pauses * _settings.PauseNs) + ((long)exits * _settings.PauseExitNs) + _fixedCost;
         }

@@ -53,7 +53,7 @@ public abstract class TdxActor : ReceiveActor
         ArgumentNullException.ThrowIfNull(receiver);
         int stamps = TracingMessageQueue.StampsOnThisThread;
         receiver.Tell(message, _self);
-        return TracingMessageQueue.StampsOnThisThread != stamps ? TracingMessageQueue.LastStampOnThisThreadNs : Now;
+        return TracingMessageQueue.LastStampSinceOrNow(stamps, Runtime.Clock);
     }
 
     /// <summary>
@@ -139,9 +139,7 @@ public abstract class TdxActor : ReceiveActor
             else if (contention || handled)
             {
                 // A handler that sent ended at its last send's stamp, give or take the few instructions after it.
-                long endNs = TracingMessageQueue.StampsOnThisThread != stamps
-                    ? TracingMessageQueue.LastStampOnThisThreadNs
-                    : runtime.Clock.NowNanoseconds;
+                long endNs = TracingMessageQueue.LastStampSinceOrNow(stamps, runtime.Clock);
                 if (handled)
                 {
                     runtime.Handled(_self, endNs - startNs);

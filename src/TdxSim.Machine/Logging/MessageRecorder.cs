@@ -181,21 +181,7 @@ public sealed class MessageRecorder : IDeliveryObserver, IDisposable, IAsyncDisp
             }
         }
 
-        set
-        {
-            ArgumentNullException.ThrowIfNull(value);
-            lock (_gate)
-            {
-                if (_seq > 0 && !ReferenceEquals(value, _clock))
-                {
-                    throw new InvalidOperationException($"The message log's clock cannot change after {_seq} messages were recorded on the old one.");
-                }
-
-                _clock = value;
-                _clockAttached = true;
-                _clockIsRuntimeClock = false;
-            }
-        }
+        set => AttachClock(value, isRuntimeClock: false);
     }
 
     /// <summary>
@@ -203,12 +189,21 @@ public sealed class MessageRecorder : IDeliveryObserver, IDisposable, IAsyncDisp
     /// already took at each handling's start in real-time runs (<see cref="Delivery.StartNs"/>): the recorder then
     /// stamps <c>t_ns</c> with it instead of reading the clock a second time.
     /// </summary>
-    public void UseRuntimeClock(IClock runtimeClock)
+    public void UseRuntimeClock(IClock runtimeClock) => AttachClock(runtimeClock, isRuntimeClock: true);
+
+    private void AttachClock(IClock value, bool isRuntimeClock)
     {
-        Clock = runtimeClock;
+        ArgumentNullException.ThrowIfNull(value);
         lock (_gate)
         {
-            _clockIsRuntimeClock = true;
+            if (_seq > 0 && !ReferenceEquals(value, _clock))
+            {
+                throw new InvalidOperationException($"The message log's clock cannot change after {_seq} messages were recorded on the old one.");
+            }
+
+            _clock = value;
+            _clockAttached = true;
+            _clockIsRuntimeClock = isRuntimeClock;
         }
     }
 

@@ -4,6 +4,8 @@ using Akka.Configuration;
 using Akka.Dispatch;
 using Akka.Dispatch.MessageQueues;
 
+using TdxSim.Runtime.Time;
+
 namespace TdxSim.Runtime.Tracing;
 
 /// <summary>
@@ -115,8 +117,12 @@ public sealed class TracingMessageQueue : IMessageQueue, IUnboundedMessageQueueS
     /// <summary>How many send times this thread has stamped so far (compare before and after a handler).</summary>
     internal static int StampsOnThisThread => t_stamps;
 
-    /// <summary>The send time this thread stamped last.</summary>
-    internal static long LastStampOnThisThreadNs => t_lastStampNs;
+    /// <summary>
+    /// The send time this thread stamped last if it stamped any since <see cref="StampsOnThisThread"/> read
+    /// <paramref name="stampsBefore"/>, else a fresh reading of <paramref name="clock"/> (the clock the stamps came from).
+    /// </summary>
+    internal static long LastStampSinceOrNow(int stampsBefore, IClock clock) =>
+        t_stamps != stampsBefore ? t_lastStampNs : clock.NowNanoseconds;
 
     /// <inheritdoc/>
     public void Enqueue(IActorRef receiver, Envelope envelope)
