@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Iced.Intel;
 using TdxSim.Abi;
 using TdxSim.Cpu.Decode;
@@ -119,6 +120,135 @@ public sealed unsafe class Cpu
     /// (<see cref="CpuExitKind.InstructionLimit"/>). Allocates nothing except when decoding new code or reporting a fault.
     /// </summary>
     public CpuExit Run(ulong maxInstructions)
+    {
+        _core->SliceChangedMemory = 0;
+        CpuExit exit = Execute(maxInstructions);
+        if (_core->SnapCount != 0 || _core->WatchOverflow != 0)
+        {
+            FinishWatchedWrites();
+        }
+
+        return exit;
+    }
+
+    /// <summary>
+    /// Runs as <see cref="Run"/> does, and records the pages (guest-physical page numbers, shared aliases stripped) that
+    /// the slice's data accesses touched, at most eight (<see cref="ProbedPages"/>, <see cref="ProbeOverflowed"/>), and
+    /// whether it changed memory (<see cref="SliceChangedMemory"/>). Slower: every access takes the slow path. What a
+    /// deterministic run uses to learn what a spinning vCPU's loop depends on.
+    /// </summary>
+    public CpuExit RunProbe(ulong maxInstructions)
+    {
+        CpuCore* c = _core;
+        ulong privateSize = c->PrivateSize;
+        c->Probe = 1;
+        c->ProbeCount = 0;
+        c->ProbeOverflow = 0;
+        c->PrivateSize = 0; // every data access misses the fast paths, so the slow path sees it
+        try
+        {
+            return Run(maxInstructions);
+        }
+        finally
+        {
+            c->PrivateSize = privateSize;
+            c->Probe = 0;
+        }
+    }
+
+    /// <summary>The pages the last <see cref="RunProbe"/> touched (valid until the next one).</summary>
+    public ReadOnlySpan<ulong> ProbedPages => new(_core->ProbePages, _core->ProbeCount);
+
+    /// <summary>Whether the last <see cref="RunProbe"/> touched more pages than it records.</summary>
+    public bool ProbeOverflowed => _core->ProbeOverflow != 0;
+
+    /// <summary>
+    /// Whether the last <see cref="Run"/> or <see cref="RunProbe"/> left memory different, as far as it compared: always
+    /// known for a probe; for a plain run only where it wrote into watched pages.
+    /// </summary>
+    public bool SliceChangedMemory => _core->SliceChangedMemory != 0;
+
+    /// <summary>Copies what a turn of a spin loop could depend on in the registers (all but the retired-instruction and
+    /// delivered-interrupt counters) into <paramref name="snapshot"/>.</summary>
+    public void TakeSpinSnapshot(ref SpinSnapshot snapshot)
+    {
+        snapshot.State = _core->State;
+        snapshot.State.InstructionsRetired = 0;
+        snapshot.State.InterruptsDelivered = 0;
+        new ReadOnlySpan<ulong>(_core->Xmm, 32).CopyTo(snapshot.Xmm);
+        snapshot.Random = _core->RandomState;
+        snapshot.Valid = true;
+    }
+
+    /// <summary>Whether the registers equal <paramref name="snapshot"/> (see <see cref="TakeSpinSnapshot"/>).</summary>
+    public bool MatchesSpinSnapshot(ref SpinSnapshot snapshot)
+    {
+        if (!snapshot.Valid || _core->RandomState != snapshot.Random || _core->IntrPending != 0)
+        {
+            return false;
+        }
+
+        CpuState now = _core->State;
+        now.InstructionsRetired = 0;
+        now.InterruptsDelivered = 0;
+        return MemoryMarshal.AsBytes(new ReadOnlySpan<CpuState>(ref now)).SequenceEqual(MemoryMarshal.AsBytes(new ReadOnlySpan<CpuState>(ref snapshot.State)))
+            && new ReadOnlySpan<ulong>(_core->Xmm, 32).SequenceEqual(snapshot.Xmm);
+    }
+
+    /// <summary>
+    /// Counts <paramref name="slices"/> turns of a spin loop as run without running them: each retires
+    /// <paramref name="instructionsPerSlice"/> instructions and <paramref name="pausesPerSlice"/> PAUSEs and ends in a
+    /// pause-loop exit. The TSC moves with the instructions. <see cref="CreditedInstructions"/> and its siblings count
+    /// what was credited, so a cost model that charges by instructions can leave it out.
+    /// </summary>
+    public void CreditSpin(ulong slices, ulong instructionsPerSlice, ulong pausesPerSlice)
+    {
+        ulong instructions = slices * instructionsPerSlice;
+        ulong pauses = slices * pausesPerSlice;
+        _core->State.InstructionsRetired += instructions;
+        _core->PausesRetired += pauses;
+        _core->PauseExits += slices;
+        CreditedInstructions += instructions;
+        CreditedPauses += pauses;
+        CreditedPauseExits += slices;
+    }
+
+    /// <summary>Instructions counted by <see cref="CreditSpin"/> so far.</summary>
+    public ulong CreditedInstructions { get; private set; }
+
+    /// <summary>PAUSEs counted by <see cref="CreditSpin"/> so far.</summary>
+    public ulong CreditedPauses { get; private set; }
+
+    /// <summary>Pause-loop exits counted by <see cref="CreditSpin"/> so far.</summary>
+    public ulong CreditedPauseExits { get; private set; }
+
+    private void FinishWatchedWrites()
+    {
+        Span<ulong> fire = stackalloc ulong[SpinWatch.MaxPages];
+        bool all = SpinWatch.Finish(_core, fire, out int fired);
+        if (all)
+        {
+            _memory.FireAllWatches();
+            return;
+        }
+
+        for (int i = 0; i < fired; i++)
+        {
+            _memory.FireWatch(fire[i]);
+        }
+    }
+
+    /// <summary>Frees the spin watch's page copies, if a slice ever made them.</summary>
+    ~Cpu()
+    {
+        if (_core != null && _core->SnapBuffer != null)
+        {
+            NativeMemory.Free(_core->SnapBuffer);
+            _core->SnapBuffer = null;
+        }
+    }
+
+    private CpuExit Execute(ulong maxInstructions)
     {
         CpuCore* c = _core;
         SystemOps.SyncTranslation(c);

@@ -32,6 +32,7 @@ public sealed partial class VcpuActor
 
     private void OnHostCall(HostVcpuCall call)
     {
+        Unpark();
         (int errno, string? reason, HostVcpuData data) = Execute(call);
         Sender.Tell(new HostVcpuCallCompleted(_setup.Index, call.Call, call.Id, errno, reason, errno == 0 ? data : HostVcpuData.None), Self);
     }

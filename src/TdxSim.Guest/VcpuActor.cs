@@ -18,6 +18,7 @@ namespace TdxSim.Guest;
 /// <param name="SliceInstructions">Instructions run before the actor yields to its mailbox.</param>
 /// <param name="Statistics">Where the vCPU counts what it did.</param>
 /// <param name="Timebase">The TD's common time base (halted time, timer deadlines across vCPUs); null: this vCPU alone.</param>
+/// <param name="SpinWatch">Deterministic runs: where a vCPU spinning in a pause loop parks (see VcpuActor.Spin.cs); null: never.</param>
 public sealed record VcpuSetup(
     int Index,
     Cpu.Cpu Cpu,
@@ -27,7 +28,8 @@ public sealed record VcpuSetup(
     ulong? MaxInstructions,
     ulong SliceInstructions,
     VcpuStatistics Statistics,
-    GuestTimebase? Timebase = null);
+    GuestTimebase? Timebase = null,
+    Spin.SpinWatchers? SpinWatch = null);
 
 /// <summary>
 /// One vCPU of the TD. It runs guest code on its <see cref="Cpu"/> and turns every exit into messages:
@@ -79,6 +81,8 @@ public sealed partial class VcpuActor : TdxActor
         Receive<ArmGuestTimer>(OnArmTimer);
         Receive<TimebaseWake>(OnTimebaseWake);
         Receive<IdleCheck>(c => WakeFromTimebase(_timebase!.PickIfStillIdle(c.Epoch)));
+        Receive<Spin.SpinWatchFired>(OnSpinWatchFired);
+        Receive<Spin.SpinHorizon>(OnSpinHorizon);
     }
 
     // The host timer emulating this vCPU's APIC timer (armed by the VMM), in guest TSC.
@@ -98,10 +102,15 @@ public sealed partial class VcpuActor : TdxActor
     private int TimebaseIndex => _setup.Timebase is null ? 0 : _setup.Index;
 
     /// <summary>A posted interrupt: into the virtual APIC's VIRR; delivered when the guest can take it.</summary>
-    private void OnPostedInterrupt(PostedInterrupt p) => _cpu.PostInterrupt(p.Vector);
+    private void OnPostedInterrupt(PostedInterrupt p)
+    {
+        Unpark();
+        _cpu.PostInterrupt(p.Vector);
+    }
 
     private void OnArmTimer(ArmGuestTimer a)
     {
+        Unpark();
         _timerOwner = Sender;
         _timerGeneration = a.Generation;
         _timerDeadline = a.Disarms ? 0 : a.DeadlineTsc != 0 ? a.DeadlineTsc : Math.Max(1, _cpu.Tsc + a.RelativeTicks);
@@ -113,6 +122,7 @@ public sealed partial class VcpuActor : TdxActor
 
     private void OnTimebaseWake(TimebaseWake w)
     {
+        Unpark();
         if (!_haltRegistered || _timerDeadline == 0)
         {
             return;
@@ -284,8 +294,21 @@ public sealed partial class VcpuActor : TdxActor
             }
         }
 
-        CpuExit exit = _cpu.Run(budget);
+        ulong instructionsBefore = _cpu.State.InstructionsRetired;
+        ulong pausesBefore = _cpu.PausesRetired;
+        CpuExit exit = RunSlicePossiblyProbing(budget, out bool probed);
         AfterSlice();
+        if (exit.Kind != CpuExitKind.Pause)
+        {
+            ForgetSpin();
+        }
+        else if (ParkIfSpinning(probed, _cpu.State.InstructionsRetired - instructionsBefore, _cpu.PausesRetired - pausesBefore))
+        {
+            // Parked in a pure spin: a change of what the loop reads, a message, or the horizon runs it again.
+            YieldThread();
+            return;
+        }
+
         switch (exit.Kind)
         {
             case CpuExitKind.InstructionLimit:
@@ -552,6 +575,7 @@ public sealed partial class VcpuActor : TdxActor
 
     private void OnStop()
     {
+        Unpark();
         string state = _mode switch
         {
             Mode.Dead => _deadState,

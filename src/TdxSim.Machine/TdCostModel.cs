@@ -315,9 +315,12 @@ internal sealed class TdCostModel : IMessageCostModel
         int role = RoleOf(recipient);
         if (role >= 0)
         {
-            _baseline[role] = _cpus[role].State.InstructionsRetired;
-            _pauseExitBaseline[role] = _cpus[role].PauseExits;
-            _pausesRetiredBaseline[role] = _cpus[role].PausesRetired;
+            // Turns of a spin loop the vCPU counted without running them (Cpu.CreditSpin) took their time while it was
+            // parked, before this handling: they are not its cost.
+            Cpu.Cpu cpu = _cpus[role];
+            _baseline[role] = cpu.State.InstructionsRetired - cpu.CreditedInstructions;
+            _pauseExitBaseline[role] = cpu.PauseExits - cpu.CreditedPauseExits;
+            _pausesRetiredBaseline[role] = cpu.PausesRetired - cpu.CreditedPauses;
             _fixedCost = message is TdcallCompleted or TdEntered ? _settings.TdEntryNs : 0;
             return;
         }
@@ -351,9 +354,10 @@ internal sealed class TdCostModel : IMessageCostModel
         int role = RoleOf(recipient);
         if (role >= 0)
         {
-            ulong delta = _cpus[role].State.InstructionsRetired - _baseline[role];
-            ulong exits = _cpus[role].PauseExits - _pauseExitBaseline[role];
-            ulong pauses = _cpus[role].PausesRetired - _pausesRetiredBaseline[role];
+            Cpu.Cpu cpu = _cpus[role];
+            ulong delta = cpu.State.InstructionsRetired - cpu.CreditedInstructions - _baseline[role];
+            ulong exits = cpu.PauseExits - cpu.CreditedPauseExits - _pauseExitBaseline[role];
+            ulong pauses = cpu.PausesRetired - cpu.CreditedPauses - _pausesRetiredBaseline[role];
             return (long)(delta * _settings.InstructionNs) + ((long)pauses * _settings.PauseNs) + ((long)exits * _settings.PauseExitNs) + _fixedCost;
         }
 

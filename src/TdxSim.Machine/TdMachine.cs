@@ -6,6 +6,7 @@ using TdxSim.Abi.Messages;
 using TdxSim.Devices;
 using TdxSim.Devices.Bus;
 using TdxSim.Guest;
+using TdxSim.Guest.Spin;
 using TdxSim.Guest.Diagnostics;
 using TdxSim.Guest.Kernel;
 using TdxSim.Images;
@@ -143,6 +144,10 @@ public static class TdMachine
                 : GuestKernelOptions.RealTimeAcceptBusyRetryLimit,
         };
         var timebase = new GuestTimebase(scenario.Vcpus);
+        SpinWatchers? spinWatch = scenario.Deterministic && scenario.SpinFastForward && image.Linux is null
+            && Environment.GetEnvironmentVariable("TDXSIM_SPIN_FAST_FORWARD") != "0"
+            ? new SpinWatchers(memory)
+            : null;
         var completion = new TaskCompletionSource<MachineOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
         TimeSpan quoteDelay = TimeSpan.FromTicks((long)(scenario.VmmSettings.QuoteDelayNs / 100));
         var wiring = new MachineWiring(
@@ -152,7 +157,7 @@ public static class TdMachine
             machine => VmmActor.Props(vmmCore, machine, quoteDelay, faults, io.HostCalls),
             vmmFor => TdxModuleActor.CreateProps(moduleCore, vmmFor, faults),
             (i, module, machine) => VcpuActor.Props(new VcpuSetup(
-                i, cpus[i], module, machine, kernel, scenario.MaxInstructions, DefaultSliceInstructions, stats[i], image.Linux is not null ? timebase : null)),
+                i, cpus[i], module, machine, kernel, scenario.MaxInstructions, DefaultSliceInstructions, stats[i], image.Linux is not null ? timebase : null, spinWatch)),
             scenario.VmmSettings.HltWakeNs,
             scenario.TimeLimitMs is ulong limitMs ? MillisecondsToNs(limitMs) : null,
             replyTimeoutNs,

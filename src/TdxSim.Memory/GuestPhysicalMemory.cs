@@ -17,6 +17,11 @@ namespace TdxSim.Memory;
 /// bumps the generation, which every decoded block checks on entry, so cached code goes stale on every vCPU.
 /// </para>
 /// <para>
+/// Spin watch (the deterministic mode's fast-forward of spin-wait loops): <see cref="Watch"/> flags a page with
+/// <see cref="WatchFlag"/>; the first write that changes it (a host write, a state change, or an interpreter store
+/// that leaves the page different at the end of its slice) clears the flag and raises <see cref="WatchedPageWritten"/>.
+/// </para>
+/// <para>
 /// Thread safety: any number of vCPUs may access memory at once. Accept and conversions take a lock; a vCPU
 /// racing with a conversion of the page it touches sees either the old or the new state, as on hardware where
 /// the TD must not touch a page it is converting. Dispose only after every vCPU using this memory has stopped.
@@ -27,8 +32,14 @@ public sealed unsafe class GuestPhysicalMemory : IDisposable
     /// <summary>Page-state bit: instructions were decoded from this page (see the class remarks).</summary>
     internal const byte CodeFlag = 0x80;
 
+    /// <summary>
+    /// Page-state bit: a spinning vCPU's loop reads this page, and a write to it must wake that vCPU (see
+    /// <see cref="Watch"/>). Like <see cref="CodeFlag"/> it sends the interpreter's writes to the slow path.
+    /// </summary>
+    internal const byte WatchFlag = 0x40;
+
     /// <summary>Mask of the <see cref="PageState"/> part of a state byte.</summary>
-    internal const byte StateMask = 0x7F;
+    internal const byte StateMask = 0x3F;
 
     private const ulong PageMask = GuestPhysical.PageSize - 1;
     private const ulong PagesPerLargePage = GuestPhysical.LargePageSize / GuestPhysical.PageSize;
@@ -217,6 +228,7 @@ public sealed unsafe class GuestPhysicalMemory : IDisposable
             for (ulong p = gpa >> GuestPhysical.PageShift; p <= last; p++)
             {
                 InvalidateCode(p);
+                FireWatch(p);
             }
         }
 
@@ -248,6 +260,15 @@ public sealed unsafe class GuestPhysicalMemory : IDisposable
         }
 
         source.CopyTo(new Span<byte>(SharedBase + g, source.Length));
+        if (source.Length > 0)
+        {
+            ulong last = (g + (ulong)source.Length - 1) >> GuestPhysical.PageShift;
+            for (ulong p = g >> GuestPhysical.PageShift; p <= last; p++)
+            {
+                FireWatch(p);
+            }
+        }
+
         return true;
     }
 
@@ -264,6 +285,70 @@ public sealed unsafe class GuestPhysicalMemory : IDisposable
         _shared.Dispose();
         _states.Dispose();
         _generations.Dispose();
+    }
+
+    /// <summary>
+    /// Raised, on the writer's thread, when a watched page (<see cref="Watch"/>) changed: its page number. The flag is
+    /// already cleared; a watcher that still wants the page watches it again.
+    /// </summary>
+    public event Action<ulong>? WatchedPageWritten;
+
+    /// <summary>
+    /// Watches the private page (or the shared page behind the alias) numbered <paramref name="page"/>: its next change
+    /// raises <see cref="WatchedPageWritten"/>. False for a page outside memory.
+    /// </summary>
+    public bool Watch(ulong page)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (page >= PageCount)
+        {
+            return false;
+        }
+
+        ref byte state = ref States[page];
+        while (true)
+        {
+            byte old = Volatile.Read(ref state);
+            if ((old & WatchFlag) != 0 || Interlocked.CompareExchange(ref state, (byte)(old | WatchFlag), old) == old)
+            {
+                return true;
+            }
+        }
+    }
+
+    /// <summary>Whether <paramref name="page"/> is watched now.</summary>
+    public bool IsWatched(ulong page) => page < PageCount && (Volatile.Read(ref States[page]) & WatchFlag) != 0;
+
+    /// <summary>Clears the watch of <paramref name="page"/>, if it had one, and raises <see cref="WatchedPageWritten"/>.</summary>
+    internal void FireWatch(ulong page)
+    {
+        ref byte state = ref States[page];
+        while (true)
+        {
+            byte old = Volatile.Read(ref state);
+            if ((old & WatchFlag) == 0)
+            {
+                return;
+            }
+
+            if (Interlocked.CompareExchange(ref state, (byte)(old & ~WatchFlag), old) == old)
+            {
+                WatchedPageWritten?.Invoke(page);
+                return;
+            }
+        }
+    }
+
+    /// <summary>Fires every watched page (an interpreter slice changed more pages than it could compare).</summary>
+    internal void FireAllWatches()
+    {
+        for (ulong p = 0; p < PageCount; p++)
+        {
+            if ((States[p] & WatchFlag) != 0)
+            {
+                FireWatch(p);
+            }
+        }
     }
 
     /// <summary>Marks a private page as holding decoded code and returns its code generation (read after the flag is set).</summary>
@@ -305,7 +390,7 @@ public sealed unsafe class GuestPhysicalMemory : IDisposable
                 return;
             }
 
-            if (Interlocked.CompareExchange(ref state, (byte)(old & StateMask), old) == old)
+            if (Interlocked.CompareExchange(ref state, (byte)(old & ~CodeFlag), old) == old)
             {
                 Interlocked.Increment(ref CodeGenerations[page]);
                 return;
@@ -363,11 +448,16 @@ public sealed unsafe class GuestPhysicalMemory : IDisposable
     {
         for (ulong p = first; p < first + count; p++)
         {
-            bool hadCode = (Volatile.Read(ref States[p]) & CodeFlag) != 0;
+            byte old = Volatile.Read(ref States[p]);
             Volatile.Write(ref States[p], PageCode.From(state));
-            if (hadCode)
+            if ((old & CodeFlag) != 0)
             {
                 Interlocked.Increment(ref CodeGenerations[p]);
+            }
+
+            if ((old & WatchFlag) != 0)
+            {
+                WatchedPageWritten?.Invoke(p);
             }
         }
     }

@@ -1,7 +1,7 @@
 namespace TdxSim.Memory;
 
 /// <summary>
-/// The page-state byte as stored (low 7 bits; bit 7 is <see cref="GuestPhysicalMemory.CodeFlag"/>). Accepted is 0 so
+/// The page-state byte as stored (low 6 bits; bit 7 is <see cref="GuestPhysicalMemory.CodeFlag"/>, bit 6 <see cref="GuestPhysicalMemory.WatchFlag"/>). Accepted is 0 so
 /// that untouched, all-accepted memory needs no initialisation and the interpreter's fast path tests for zero.
 /// </summary>
 internal static class PageCode

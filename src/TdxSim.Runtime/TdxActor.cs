@@ -40,6 +40,14 @@ public abstract class TdxActor : ReceiveActor
     /// <summary>The runtime extension of this actor's system.</summary>
     protected TdxRuntime Runtime { get; }
 
+    /// <summary>
+    /// In a simulated (deterministic) run, the virtual time the handling in progress started at; -1 otherwise.
+    /// </summary>
+    protected long HandlingStartNs { get; private set; } = -1;
+
+    /// <summary>The cost model's transit time of a message, in a simulated run (0 otherwise).</summary>
+    protected long TransitNs => Runtime.Simulation?.TransitNanoseconds ?? 0;
+
     /// <summary>The runtime's clock: virtual nanoseconds in deterministic mode, monotonic ones otherwise.</summary>
     protected long Now => Runtime.Clock.NowNanoseconds;
 
@@ -92,6 +100,7 @@ public abstract class TdxActor : ReceiveActor
         if (simulation is not null)
         {
             startNs = runtime.VirtualTime!.NowNanoseconds;
+            HandlingStartNs = startNs;
             simulation.Begin(message, _self);
         }
         else if (contention || handled)

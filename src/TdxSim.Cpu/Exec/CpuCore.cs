@@ -82,6 +82,18 @@ internal unsafe struct CpuCore
     /// <summary>PAUSEs retired so far (exiting or not).</summary>
     public ulong PausesRetired;
 
+    // The spin watch (SpinWatch.cs): a probe slice records the pages it touches; any slice that writes a watched page
+    // (or, probing, any page) snapshots it first, and the end of the slice compares.
+    public byte Probe;
+    public byte ProbeOverflow;
+    public byte SliceChangedMemory;
+    public byte WatchOverflow;
+    public int ProbeCount;
+    public fixed ulong ProbePages[SpinWatch.MaxPages];
+    public int SnapCount;
+    public fixed ulong SnapPages[SpinWatch.MaxPages];
+    public byte* SnapBuffer;
+
     // Paging (CpuOptions.GuestSystem): the TLB and its flush count (blocks remember the count they were validated at).
     public byte Paging;
     public byte GuestIdt;

@@ -223,6 +223,11 @@ internal static unsafe class MemoryAccess
             if (access != Access.Fetch && page < c->PageCount
                 && (c->States[page] & GuestPhysicalMemory.StateMask) == PageCode.Shared)
             {
+                if (c->Probe != 0 || (c->States[page] & GuestPhysicalMemory.WatchFlag) != 0)
+                {
+                    SpinWatch.Note(c, page, shared: true, write: (access & Access.Write) != 0);
+                }
+
                 return true;
             }
 
@@ -251,6 +256,11 @@ internal static unsafe class MemoryAccess
                 {
                     InvalidateCode(c, page);
                     status = Status.StopAfter;
+                }
+
+                if (c->Probe != 0 || (state & GuestPhysicalMemory.WatchFlag) != 0)
+                {
+                    SpinWatch.Note(c, page, shared: false, write: (access & Access.Write) != 0);
                 }
 
                 return true;
@@ -293,7 +303,7 @@ internal static unsafe class MemoryAccess
                 return;
             }
 
-            if (Interlocked.CompareExchange(ref state, (byte)(old & GuestPhysicalMemory.StateMask), old) == old)
+            if (Interlocked.CompareExchange(ref state, (byte)(old & ~GuestPhysicalMemory.CodeFlag), old) == old)
             {
                 Interlocked.Increment(ref c->Generations[page]);
                 return;

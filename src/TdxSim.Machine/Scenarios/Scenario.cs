@@ -175,6 +175,12 @@ public sealed record Scenario
     /// <summary>Single-threaded seeded scheduler on virtual time.</summary>
     public bool Deterministic { get; init; }
 
+    /// <summary>
+    /// Deterministic runs: park a vCPU spinning in a pure pause loop until what it reads changes, instead of
+    /// interpreting every turn (VcpuActor.Spin.cs). On by default; off to compare.
+    /// </summary>
+    public bool SpinFastForward { get; init; } = true;
+
     /// <summary>One VMM or one per vCPU.</summary>
     public VmmTopology Vmm { get; init; } = VmmTopology.Single;
 
