@@ -31,9 +31,6 @@ public sealed partial class VcpuActor
     private int _parkGeneration;
     private ulong[] _parkPages = [];
 
-    /// <summary>Slices counted without being run, over the whole run (diagnostics and tests).</summary>
-    internal ulong SpinSlicesSkipped { get; private set; }
-
     /// <summary>Runs a slice, as a probe when the last ones looked like a pure spin.</summary>
     private CpuExit RunSlicePossiblyProbing(ulong budget, out bool probed)
     {
@@ -144,7 +141,7 @@ public sealed partial class VcpuActor
         long now = HandlingStartNs;
         ulong slices = now < _parkNextStart ? 0 : (ulong)((now - _parkNextStart) / _spinPeriod) + 1;
         _cpu.CreditSpin(slices, _spinInstructions, _spinPauses);
-        SpinSlicesSkipped += slices;
+        _stats.CountSpinSlicesSkipped(slices);
 
         // The loop may see something new now: its next slice probes again, so an unchanged spin parks at once.
         _spinLastStart = -1;

@@ -83,6 +83,12 @@ public sealed class VcpuStatistics
     /// <summary>Counts a TD exit the module handled itself.</summary>
     public void CountModuleEmulated() => ModuleEmulated++;
 
+    /// <summary>Pause-loop slices a deterministic run counted without running them (the vCPU was parked in a pure spin).</summary>
+    public long SpinSlicesSkipped { get; private set; }
+
+    /// <summary>Counts slices skipped by one park.</summary>
+    public void CountSpinSlicesSkipped(ulong slices) => SpinSlicesSkipped += (long)slices;
+
     /// <summary>Counts a guest TDCALL of <paramref name="leaf"/>.</summary>
     public void CountTdcall(ushort leaf)
     {
