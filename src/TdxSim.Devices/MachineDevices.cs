@@ -127,6 +127,16 @@ public sealed class MachineDevices
         set => PortBus.TimeAccesses = MmioBus.TimeAccesses = value;
     }
 
+    /// <summary>
+    /// While <see cref="TimeAccesses"/> is on, how many accesses share one timed hold (see
+    /// <see cref="DeviceBus.HoldSampleInterval"/>) on both buses: 1 times every access.
+    /// </summary>
+    public int HoldSampleInterval
+    {
+        get => PortBus.HoldSampleInterval;
+        set => PortBus.HoldSampleInterval = MmioBus.HoldSampleInterval = value;
+    }
+
     /// <summary>Lock waits and holds of every device reached while <see cref="TimeAccesses"/> was on.</summary>
     public IReadOnlyList<DeviceLockTimes> GetLockTimes() => [.. PortBus.GetLockTimes(), .. MmioBus.GetLockTimes()];
 

@@ -211,6 +211,9 @@ public static class TdMachine
             runtime.AddDeliveryObserver(observer);
         }
 
+        // Sampled like the actors' handlings when only the contention report wants timestamps (real time, no log).
+        devices.HoldSampleInterval = Math.Max(1, runtime.ContentionStride);
+
         IActorRef machine = runtime.StartTopLevel(Props.Create(() => new MachineActor(wiring)), "machine", ActorStartTimeout);
         io.Interrupt?.Attach(() => machine.Tell(new StopRequestedByHost(io.Interrupt.Signal!, io.Interrupt.Status)));
         MachineOutcome outcome;

@@ -53,15 +53,23 @@ public abstract class TdxActor : ReceiveActor
 
     /// <summary>
     /// Sends <paramref name="message"/> to <paramref name="receiver"/> from this actor and returns the time it left: the
-    /// send stamp the mailbox took (when the log, trace or contention report wants send times), else <see cref="Now"/>.
-    /// One clock read instead of two on the #VE path.
+    /// send stamp the mailbox took (when the log, trace or exact contention timing wants every send time), else
+    /// <see cref="Now"/> read just before the send. One clock read instead of two on the #VE path.
     /// </summary>
     protected long TellAndStamp(IActorRef receiver, object message)
     {
         ArgumentNullException.ThrowIfNull(receiver);
+        TdxRuntime runtime = Runtime;
+        if (!runtime.SendTimesWanted)
+        {
+            long now = runtime.Clock.NowNanoseconds;
+            receiver.Tell(message, _self);
+            return now;
+        }
+
         int stamps = TracingMessageQueue.StampsOnThisThread;
         receiver.Tell(message, _self);
-        return TracingMessageQueue.LastStampSinceOrNow(stamps, Runtime.Clock);
+        return TracingMessageQueue.LastStampSinceOrNow(stamps, runtime.Clock);
     }
 
     /// <summary>
@@ -95,6 +103,9 @@ public abstract class TdxActor : ReceiveActor
         IMessageCostModel? simulation = runtime.Simulation;
         bool contention = runtime.ContentionWanted;
         bool handled = runtime.HandledWanted;
+
+        // Real time with sampled contention timing: only the messages the mailbox stamped are timed, the rest counted.
+        bool timed = handled || (contention && (sentAtNs >= 0 || runtime.ContentionStride == 0));
         long startNs = 0;
         int stamps = 0;
         if (simulation is not null)
@@ -103,7 +114,7 @@ public abstract class TdxActor : ReceiveActor
             HandlingStartNs = startNs;
             simulation.Begin(message, _self);
         }
-        else if (contention || handled)
+        else if (timed)
         {
             startNs = runtime.Clock.NowNanoseconds;
             stamps = TracingMessageQueue.StampsOnThisThread;
@@ -114,7 +125,7 @@ public abstract class TdxActor : ReceiveActor
         {
             // The log and trace see the handling's start; from here on the clock adds the handler's cost so far, so
             // what it sends leaves at the virtual time its work would have taken.
-            runtime.Delivered(new Delivery(message, Sender, correlation, sentAtNs, simulation is null && (contention || handled) ? startNs : Delivery.NoSendTime), _self);
+            runtime.Delivered(new Delivery(message, Sender, correlation, sentAtNs, simulation is null && timed ? startNs : Delivery.NoSendTime), _self);
             if (simulation is not null)
             {
                 runtime.BeginHandling(message, _self);
@@ -145,7 +156,7 @@ public abstract class TdxActor : ReceiveActor
                     Record(runtime, arrival < 0 ? -1 : Math.Max(0, startNs - arrival), startNs, cost, queued);
                 }
             }
-            else if (contention || handled)
+            else if (timed)
             {
                 // A handler that sent ended at its last send's stamp, give or take the few instructions after it.
                 long endNs = TracingMessageQueue.LastStampSinceOrNow(stamps, runtime.Clock);
@@ -159,17 +170,29 @@ public abstract class TdxActor : ReceiveActor
                     Record(runtime, sentAtNs < 0 ? -1 : Math.Max(0, startNs - sentAtNs), startNs, endNs - startNs, queued);
                 }
             }
+            else if (contention)
+            {
+                ContentionRecord(runtime).Count();
+            }
         }
     }
 
-    private void Record(TdxRuntime runtime, long waitNs, long startNs, long busyNs, int queued)
+    private void Record(TdxRuntime runtime, long waitNs, long startNs, long busyNs, int queued) =>
+        ContentionRecord(runtime).Record(waitNs, startNs, busyNs, queued);
+
+    private ActorContention ContentionRecord(TdxRuntime runtime)
     {
-        ActorContention record = _contention ??= _queue?.Contention ?? runtime.Track(_self);
+        if (_contention is { } known)
+        {
+            return known;
+        }
+
+        ActorContention record = _contention = _queue?.Contention ?? runtime.Track(_self);
         if (_queue is not null)
         {
             _queue.Contention = record;
         }
 
-        record.Record(waitNs, startNs, busyNs, queued);
+        return record;
     }
 }

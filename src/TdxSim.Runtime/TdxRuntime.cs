@@ -38,6 +38,7 @@ public sealed class TdxRuntime : IExtension
     private IMessageCostModel? _costModel;
     private bool _contentionWanted;
     private bool _observersWantSendTimes;
+    private int _contentionSampleInterval = DefaultContentionSampleInterval;
 
     // The handling in progress on the deterministic dispatcher's thread (simulation only): the clock reads its
     // local time, its start plus what the cost model says it has spent so far.
@@ -60,6 +61,14 @@ public sealed class TdxRuntime : IExtension
             ? system.Dispatchers.Lookup(DispatcherId) as DeterministicDispatcher
             : null;
         _denseCorrelation = Deterministic is not null || VirtualTime is not null;
+        int interval = system.Settings.Config.GetInt("tdxsim.contention-sample-interval", DefaultContentionSampleInterval);
+        if (interval is < 1 or > MaxContentionSampleInterval)
+        {
+            throw new Akka.Configuration.ConfigurationException(
+                $"tdxsim.contention-sample-interval must be 1 (every message) to {MaxContentionSampleInterval}, not {interval}");
+        }
+
+        _contentionSampleInterval = interval;
         _listener = new UndeliveredListener(this, system);
         system.EventStream.Subscribe(_listener, typeof(AllDeadLetters));
         Ready.AddOrUpdate(system, this);
@@ -108,7 +117,8 @@ public sealed class TdxRuntime : IExtension
 
     /// <summary>
     /// Whether every <see cref="TdxActor"/> records its <see cref="ActorContention"/> (messages, busy time, waits,
-    /// queue length): costs two clock reads per message in real time, nothing extra in virtual time.
+    /// queue length): costs two clock reads per timed message in real time (every message, or a sample of them: see
+    /// <see cref="ContentionSampleInterval"/>), nothing extra in virtual time.
     /// </summary>
     public bool ContentionWanted
     {
@@ -120,8 +130,41 @@ public sealed class TdxRuntime : IExtension
         }
     }
 
-    /// <summary>True while send times are needed (an observer reads them, contention is recorded, or time is simulated).</summary>
+    /// <summary>True while every message needs its send time (an observer reads them, contention is recorded exactly, or time is simulated).</summary>
     public bool SendTimesWanted { get; private set; }
+
+    /// <summary>The default of <see cref="ContentionSampleInterval"/> (<c>tdxsim.contention-sample-interval</c>).</summary>
+    public const int DefaultContentionSampleInterval = 17;
+
+    /// <summary>The largest <see cref="ContentionSampleInterval"/>.</summary>
+    public const int MaxContentionSampleInterval = 65_536;
+
+    /// <summary>
+    /// In real time, when the contention report is the only thing that wants timestamps (no message log, trace or
+    /// service-time observer, no simulation), each receiving actor's mailbox stamps every this-many-th message it is
+    /// sent, and only those are timed (wait, handling time, queue length); every message is still counted, and busy
+    /// time is scaled by messages over timed ones. 1 times every message. A prime by default (17), so the sample
+    /// does not lock onto one message of a round trip's fixed pattern (the TDX module receives 4 per #VE, 2 per
+    /// paravirt TDVMCALL). Virtual time, and any run with a log or trace, is always exact.
+    /// From <c>tdxsim.contention-sample-interval</c>.
+    /// </summary>
+    public int ContentionSampleInterval
+    {
+        get => _contentionSampleInterval;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
+            ArgumentOutOfRangeException.ThrowIfGreaterThan(value, MaxContentionSampleInterval);
+            _contentionSampleInterval = value;
+            UpdateSendTimesWanted();
+        }
+    }
+
+    /// <summary>
+    /// The stride of sampled contention timing (see <see cref="ContentionSampleInterval"/>) while it applies, else 0
+    /// (contention off, or timed exactly: every message then has its send time).
+    /// </summary>
+    public int ContentionStride { get; private set; }
 
     /// <summary>Messages sent to a stopped or unknown actor.</summary>
     public long DeadLetterCount => Interlocked.Read(ref _deadLetters);
@@ -282,7 +325,12 @@ public sealed class TdxRuntime : IExtension
         _handlerThread = -1;
     }
 
-    private void UpdateSendTimesWanted() => SendTimesWanted = _observersWantSendTimes || _contentionWanted || Simulation is not null;
+    private void UpdateSendTimesWanted()
+    {
+        bool sampled = _contentionWanted && Simulation is null && !_observersWantSendTimes && !HandledWanted && _contentionSampleInterval > 1;
+        ContentionStride = sampled ? _contentionSampleInterval : 0;
+        SendTimesWanted = _observersWantSendTimes || (_contentionWanted && !sampled) || Simulation is not null;
+    }
 
     /// <summary>Virtual time as a running handler sees it: its start plus its cost so far.</summary>
     private sealed class SimulationClock(TdxRuntime runtime) : IClock

@@ -66,6 +66,49 @@ public sealed class RuntimeConfigTests
     }
 
     [Fact]
+    public async Task Contention_timing_is_sampled_in_real_time_only_while_nothing_else_wants_send_times()
+    {
+        using ActorSystem system = RuntimeConfig.CreateSystem("sampled", RuntimeConfig.Build(deterministic: false, seed: 0));
+        TdxRuntime runtime = TdxRuntime.Get(system);
+        Assert.Equal(TdxRuntime.DefaultContentionSampleInterval, runtime.ContentionSampleInterval);
+        runtime.ContentionWanted = true;
+        Assert.Equal(17, runtime.ContentionStride);
+        Assert.False(runtime.SendTimesWanted);
+
+        // A log (an observer that reads send times) makes every message stamped and timed again.
+        runtime.AddDeliveryObserver(new SendTimeObserver());
+        Assert.Equal(0, runtime.ContentionStride);
+        Assert.True(runtime.SendTimesWanted);
+        runtime.DetachDeliveryObservers();
+        Assert.Equal(17, runtime.ContentionStride);
+
+        // Interval 1: exact.
+        runtime.ContentionSampleInterval = 1;
+        Assert.Equal(0, runtime.ContentionStride);
+        Assert.True(runtime.SendTimesWanted);
+        await system.Terminate().WaitAsync(TimeSpan.FromSeconds(5));
+    }
+
+    [Fact]
+    public void A_contention_sample_interval_out_of_range_is_refused()
+    {
+        Config user = RuntimeConfig.ParseUser("tdxsim.contention-sample-interval = 0", "test");
+        var e = Assert.Throws<RuntimeConfigException>(() => RuntimeConfig.CreateSystem("bad-interval", RuntimeConfig.Build(false, 0, user)));
+        Assert.Contains("contention-sample-interval", e.Message, StringComparison.Ordinal);
+    }
+
+    private sealed class SendTimeObserver : TdxSim.Runtime.Tracing.IDeliveryObserver
+    {
+        public void OnDelivered(in TdxSim.Runtime.Tracing.Delivery delivery, IActorRef recipient)
+        {
+        }
+
+        public void OnUndelivered(in TdxSim.Runtime.Tracing.Delivery delivery, IActorRef recipient, TdxSim.Runtime.Tracing.UndeliveredReason reason)
+        {
+        }
+    }
+
+    [Fact]
     public async Task A_concurrent_system_runs_on_real_time_and_the_configured_dispatcher()
     {
         using ActorSystem system = RuntimeConfig.CreateSystem("rt", RuntimeConfig.Build(deterministic: false, seed: 0));

@@ -39,6 +39,7 @@ public sealed class DeviceBus
     private Map _map = Map.Empty;
     private long _unclaimedReads;
     private long _unclaimedWrites;
+    private int _holdSampleInterval = 1;
 
     /// <summary>Creates an empty bus for addresses <c>[0, addressLimit)</c>.</summary>
     /// <param name="name">Name used in diagnostics, e.g. <c>port</c> or <c>mmio</c>.</param>
@@ -118,7 +119,7 @@ public sealed class DeviceBus
         ulong offset = address - map.Bases[i];
         if (TimeAccesses)
         {
-            long held = slot.EnterTimed();
+            long held = slot.EnterTimed(_holdSampleInterval);
             try
             {
                 slot.Reads++;
@@ -158,7 +159,7 @@ public sealed class DeviceBus
         ulong offset = address - map.Bases[i];
         if (TimeAccesses)
         {
-            long held = slot.EnterTimed();
+            long held = slot.EnterTimed(_holdSampleInterval);
             try
             {
                 slot.Writes++;
@@ -219,6 +220,22 @@ public sealed class DeviceBus
     /// </summary>
     public bool TimeAccesses { get; set; }
 
+    /// <summary>
+    /// While <see cref="TimeAccesses"/> is on, the hold of every this-many-th access to a device is timed (two clock
+    /// reads), and the device's held time is that sample's sum scaled by accesses over timed ones; accesses,
+    /// contended ones and lock waits are counted for every access (a wait is timed only when the lock was taken, so
+    /// an uncontended access costs no clock read). 1, the default, times every hold.
+    /// </summary>
+    public int HoldSampleInterval
+    {
+        get => _holdSampleInterval;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
+            _holdSampleInterval = value;
+        }
+    }
+
     /// <summary>Per device, how its lock was waited for and held while <see cref="TimeAccesses"/> was on, in name order.</summary>
     public IReadOnlyList<DeviceLockTimes> GetLockTimes()
     {
@@ -230,7 +247,10 @@ public sealed class DeviceBus
             {
                 if (slot.TimedAccesses > 0)
                 {
-                    result.Add(new DeviceLockTimes(slot.Device.Name, slot.TimedAccesses, slot.Contended, slot.HeldNs, slot.WaitMaxNs, [.. slot.WaitBuckets]));
+                    long held = slot.HeldSamples == slot.TimedAccesses || slot.HeldSamples == 0
+                        ? slot.HeldNs
+                        : (long)Math.Round((double)slot.HeldNs * slot.TimedAccesses / slot.HeldSamples);
+                    result.Add(new DeviceLockTimes(slot.Device.Name, slot.TimedAccesses, slot.Contended, held, slot.WaitMaxNs, [.. slot.WaitBuckets]));
                 }
             }
         }
@@ -255,11 +275,16 @@ public sealed class DeviceBus
         public long TimedAccesses;
         public long Contended;
         public long HeldNs;
+        public long HeldSamples;
+        public int UntilHeldSample;
         public long WaitMaxNs;
         public readonly long[] WaitBuckets = new long[DeviceLockTimes.Buckets];
 
-        /// <summary>Takes the gate, timing a wait if it is held; returns the timestamp it was taken at.</summary>
-        public long EnterTimed()
+        /// <summary>
+        /// Takes the gate, timing a wait if it is held; returns the timestamp it was taken at if this access's hold is
+        /// one of the sample (one in <paramref name="holdSampleInterval"/>), else -1.
+        /// </summary>
+        public long EnterTimed(int holdSampleInterval)
         {
             long waited = 0;
             if (!Gate.TryEnter())
@@ -277,12 +302,23 @@ public sealed class DeviceBus
                 WaitMaxNs = waited;
             }
 
+            if (--UntilHeldSample > 0)
+            {
+                return -1;
+            }
+
+            UntilHeldSample = holdSampleInterval;
+            HeldSamples++;
             return Stopwatch.GetTimestamp();
         }
 
         public void ExitTimed(long enteredAt)
         {
-            HeldNs += (long)Stopwatch.GetElapsedTime(enteredAt).TotalNanoseconds;
+            if (enteredAt >= 0)
+            {
+                HeldNs += (long)Stopwatch.GetElapsedTime(enteredAt).TotalNanoseconds;
+            }
+
             Gate.Exit();
         }
     }

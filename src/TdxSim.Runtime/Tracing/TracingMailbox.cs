@@ -49,6 +49,10 @@ public sealed class TracingMessageQueue : IMessageQueue, IUnboundedMessageQueueS
     private int _lastQueued;
     private bool _yield;
 
+    // Sampled contention timing: enqueues left until the next one is stamped. Senders on several threads may race on
+    // it (a plain decrement): a lost update only moves the next sample by a message.
+    private int _untilSample;
+
     internal TracingMessageQueue(ActorSystem system) => _system = system;
 
     /// <inheritdoc/>
@@ -139,7 +143,7 @@ public sealed class TracingMessageQueue : IMessageQueue, IUnboundedMessageQueueS
         // Akka's own actors, from their threads, and a deterministic run would no longer replay its ids.
         long correlation = Correlation.Current;
         long sent = Delivery.NoSendTime;
-        if (runtime.SendTimesWanted)
+        if (runtime.SendTimesWanted || (runtime.ContentionStride != 0 && SampleThis(runtime.ContentionStride)))
         {
             sent = runtime.Clock.NowNanoseconds;
             t_lastStampNs = sent;
@@ -147,6 +151,18 @@ public sealed class TracingMessageQueue : IMessageQueue, IUnboundedMessageQueueS
         }
 
         _queue.Enqueue(new Item(envelope, correlation, sent));
+    }
+
+    /// <summary>Whether this enqueue is the one in <paramref name="stride"/> that sampled contention timing stamps.</summary>
+    private bool SampleThis(int stride)
+    {
+        if (--_untilSample > 0)
+        {
+            return false;
+        }
+
+        _untilSample = stride;
+        return true;
     }
 
     /// <inheritdoc/>
@@ -173,7 +189,10 @@ public sealed class TracingMessageQueue : IMessageQueue, IUnboundedMessageQueueS
             _lastMessage = item.Envelope.Message;
             _lastCorrelation = item.CorrelationId;
             _lastSentNs = item.SentAtNs;
-            _lastQueued = _runtime is { ContentionWanted: true } ? _queue.Count + 1 : 0;
+            // The queue's length only for a message whose handling is timed: ConcurrentQueue.Count takes a snapshot.
+            _lastQueued = _runtime is { ContentionWanted: true } runtime && (runtime.ContentionStride == 0 || item.SentAtNs >= 0)
+                ? _queue.Count + 1
+                : 0;
             envelope = item.Envelope;
             if (RunQuota > 0)
             {
