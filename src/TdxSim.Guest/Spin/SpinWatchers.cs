@@ -86,10 +86,12 @@ public sealed class SpinWatchers
             }
         }
 
-        // Sent from the writer's handling: the message log shows which write woke which vCPU, under its correlation.
+        // Sent from the writer's handling, as the writer: the message log shows which write woke which vCPU, under
+        // the writer's correlation.
+        IActorRef? writer = ActorCell.GetCurrentSelfOrNoSender();
         foreach ((IActorRef vcpu, int generation) in woken)
         {
-            vcpu.Tell(new SpinWatchFired(page, generation), ActorRefs.NoSender);
+            vcpu.Tell(new SpinWatchFired(page, generation), writer!);
         }
     }
 }
