@@ -322,20 +322,9 @@ public sealed unsafe class GuestPhysicalMemory : IDisposable
     /// <summary>Clears the watch of <paramref name="page"/>, if it had one, and raises <see cref="WatchedPageWritten"/>.</summary>
     internal void FireWatch(ulong page)
     {
-        ref byte state = ref States[page];
-        while (true)
+        if (TryClearFlag(page, WatchFlag))
         {
-            byte old = Volatile.Read(ref state);
-            if ((old & WatchFlag) == 0)
-            {
-                return;
-            }
-
-            if (Interlocked.CompareExchange(ref state, (byte)(old & ~WatchFlag), old) == old)
-            {
-                WatchedPageWritten?.Invoke(page);
-                return;
-            }
+            WatchedPageWritten?.Invoke(page);
         }
     }
 
@@ -381,19 +370,27 @@ public sealed unsafe class GuestPhysicalMemory : IDisposable
     /// <summary>Drops the code flag of a page and bumps its generation, so blocks decoded from it go stale everywhere.</summary>
     internal void InvalidateCode(ulong page)
     {
+        if (TryClearFlag(page, CodeFlag))
+        {
+            Interlocked.Increment(ref CodeGenerations[page]);
+        }
+    }
+
+    /// <summary>Clears <paramref name="flag"/> in the state byte of <paramref name="page"/>; true if this call cleared it.</summary>
+    private bool TryClearFlag(ulong page, byte flag)
+    {
         ref byte state = ref States[page];
         while (true)
         {
             byte old = Volatile.Read(ref state);
-            if ((old & CodeFlag) == 0)
+            if ((old & flag) == 0)
             {
-                return;
+                return false;
             }
 
-            if (Interlocked.CompareExchange(ref state, (byte)(old & ~CodeFlag), old) == old)
+            if (Interlocked.CompareExchange(ref state, (byte)(old & ~flag), old) == old)
             {
-                Interlocked.Increment(ref CodeGenerations[page]);
-                return;
+                return true;
             }
         }
     }
