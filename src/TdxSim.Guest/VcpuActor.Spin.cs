@@ -66,7 +66,7 @@ public sealed partial class VcpuActor
         }
         else if (sameTurn && period > 0 && period == _spinPeriod)
         {
-            _spinProbeNext = ++_spinRepeats >= 2 && _spinPeriod > 0;
+            _spinProbeNext = ++_spinRepeats >= 2;
         }
         else
         {
@@ -97,7 +97,7 @@ public sealed partial class VcpuActor
     private bool TryPark(long nextStart)
     {
         // A timer due, the host holding the vCPU or a TD time base (Linux) make time matter while it would be parked.
-        if (_timerDeadline != 0 || _heldByHost || _setup.Timebase is not null || _spinInstructions == 0)
+        if (_timerDeadline != 0 || _heldByHost || _setup.Timebase is not null)
         {
             return false;
         }

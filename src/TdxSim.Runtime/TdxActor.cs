@@ -105,7 +105,7 @@ public abstract class TdxActor : ReceiveActor
         bool handled = runtime.HandledWanted;
 
         // Real time with sampled contention timing: only the messages the mailbox stamped are timed, the rest counted.
-        bool timed = handled || (contention && (sentAtNs >= 0 || runtime.ContentionStride == 0));
+        bool timed = handled || runtime.TimesContentionOf(sentAtNs);
         long startNs = 0;
         int stamps = 0;
         if (simulation is not null)

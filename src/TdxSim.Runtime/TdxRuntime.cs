@@ -166,6 +166,12 @@ public sealed class TdxRuntime : IExtension
     /// </summary>
     public int ContentionStride { get; private set; }
 
+    /// <summary>
+    /// Whether a message with send stamp <paramref name="sentAtNs"/> gets its handling timed for the contention report:
+    /// every message when timing is exact, only the stamped sample when it is sampled.
+    /// </summary>
+    internal bool TimesContentionOf(long sentAtNs) => ContentionWanted && (ContentionStride == 0 || sentAtNs >= 0);
+
     /// <summary>Messages sent to a stopped or unknown actor.</summary>
     public long DeadLetterCount => Interlocked.Read(ref _deadLetters);
 

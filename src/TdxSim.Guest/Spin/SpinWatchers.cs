@@ -63,18 +63,6 @@ public sealed class SpinWatchers
         }
     }
 
-    /// <summary>vCPUs parked now, on any page (for tests and diagnostics).</summary>
-    public int Parked
-    {
-        get
-        {
-            lock (_lock)
-            {
-                return _byPage.Values.SelectMany(l => l).Select(e => e.Vcpu).Distinct().Count();
-            }
-        }
-    }
-
     private void OnWritten(ulong page)
     {
         List<(IActorRef Vcpu, int Generation)>? woken;

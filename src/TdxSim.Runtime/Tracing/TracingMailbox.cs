@@ -30,7 +30,7 @@ public sealed class TracingMessageQueue : IMessageQueue, IUnboundedMessageQueueS
 {
     // The send time this thread stamped last, and how many it has stamped: a handler whose last act is a send (a
     // vCPU's exit, the module's reply) ends within nanoseconds of that stamp, so its end reuses it instead of reading
-    // the clock once more (a clock read is about 25 ns here, and a #VE round trip has eight handlings).
+    // the clock once more (a clock read is 10-25 ns here, and a #VE round trip has eight handlings).
     [ThreadStatic]
     private static long t_lastStampNs;
 
@@ -190,9 +190,7 @@ public sealed class TracingMessageQueue : IMessageQueue, IUnboundedMessageQueueS
             _lastCorrelation = item.CorrelationId;
             _lastSentNs = item.SentAtNs;
             // The queue's length only for a message whose handling is timed: ConcurrentQueue.Count takes a snapshot.
-            _lastQueued = _runtime is { ContentionWanted: true } runtime && (runtime.ContentionStride == 0 || item.SentAtNs >= 0)
-                ? _queue.Count + 1
-                : 0;
+            _lastQueued = _runtime is { } runtime && runtime.TimesContentionOf(item.SentAtNs) ? _queue.Count + 1 : 0;
             envelope = item.Envelope;
             if (RunQuota > 0)
             {
