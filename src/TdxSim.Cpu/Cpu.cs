@@ -75,9 +75,7 @@ public sealed unsafe class Cpu
         _core->GuestSystem = _core->GuestIdt;
         _core->TlbCr0 = ulong.MaxValue;
         _core->State.Pat = 0x0007_0406_0007_0406;
-        _core->State.Mxcsr = 0x1F80;
-        _core->State.Fcw = 0x37F;
-        _core->State.Xcr0 = 1;
+        _core->State.SetPowerOnFpuState();
         Paging.Flush(_core);
         _builder = new BlockBuilder(memory, options.MaxBlockInstructions);
     }

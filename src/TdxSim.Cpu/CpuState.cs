@@ -14,6 +14,26 @@ public struct CpuState
     /// <summary>RFLAGS value at reset: only the always-one bit 1 (IF = 0, contract section 3).</summary>
     public const ulong ResetRflags = 0x2;
 
+    /// <summary>The x87 control word after power-on and FNINIT: every exception masked, 64-bit precision, round to nearest.</summary>
+    public const ushort InitialFcw = 0x37F;
+
+    /// <summary>MXCSR after power-on: every SSE exception masked, round to nearest.</summary>
+    public const uint InitialMxcsr = 0x1F80;
+
+    /// <summary>XCR0 after power-on: x87 state only.</summary>
+    public const ulong InitialXcr0 = 1;
+
+    /// <summary>
+    /// Sets the power-on x87/SSE state (SDM Vol. 3A 9.1.1; the TDX module gives a TD vCPU the same): FCW, MXCSR and
+    /// XCR0 as above.
+    /// </summary>
+    public void SetPowerOnFpuState()
+    {
+        Fcw = InitialFcw;
+        Mxcsr = InitialMxcsr;
+        Xcr0 = InitialXcr0;
+    }
+
     /// <summary>General-purpose registers, indexed by <see cref="TdxSim.Abi.Gpr"/>.</summary>
     public Gprs Gpr;
 

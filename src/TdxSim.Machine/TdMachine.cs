@@ -484,11 +484,8 @@ public static class TdMachine
     {
         state = default;
 
-        // The power-on x87/SSE state the Cpu constructor set (SDM Vol. 3A 9.1.1; the TDX module gives a TD vCPU the
-        // same): FCW 0x37F, MXCSR 0x1F80, XCR0 with x87 only.
-        state.Fcw = 0x37F;
-        state.Mxcsr = 0x1F80;
-        state.Xcr0 = 1;
+        // The power-on x87/SSE state the Cpu constructor set, which the line above wiped.
+        state.SetPowerOnFpuState();
         state.Rip = image.Entry;
         state.Rflags = Cpu.CpuState.ResetRflags;
         state.Cr0 = Cpu.CpuState.LongModeCr0;

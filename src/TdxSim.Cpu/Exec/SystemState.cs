@@ -203,7 +203,7 @@ internal static unsafe class SystemState
 
     public static int Fninit(CpuCore* c, Op* op)
     {
-        c->State.Fcw = 0x37F;
+        c->State.Fcw = CpuState.InitialFcw;
         c->State.Fsw = 0;
         return Status.Continue;
     }
@@ -323,7 +323,7 @@ internal static unsafe class SystemState
             }
             else
             {
-                c->State.Fcw = 0x37F;
+                c->State.Fcw = CpuState.InitialFcw;
                 c->State.Fsw = 0;
             }
         }
