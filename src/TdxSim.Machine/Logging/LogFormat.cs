@@ -112,42 +112,63 @@ public static class LogFormat
     }
 
     /// <summary>
+    /// Longest text <see cref="FormatRegisters"/> writes: 16 × (<c>"r15":"0x</c> + 16 digits + <c>",</c>) and the
+    /// braces come to 434 bytes; a round bound leaves room.
+    /// </summary>
+    internal const int MaxRegistersLength = 512;
+
+    /// <summary>
     /// Writes the registers selected by <paramref name="mask"/> as an object of hex strings, in <see cref="Gpr"/> order.
     /// The object is assembled as one raw fragment: names and hex digits never need escaping, and skipping the
     /// writer's per-string validation halves the cost of a typical record.
     /// </summary>
     internal static void WriteRegisters(Utf8JsonWriter writer, JsonEncodedText name, ushort mask, in Gprs registers)
     {
-        // Longest fragment: 16 × ("\"r15\":\"0x" + 16 digits + "\",") + braces, under 512 bytes.
-        Span<byte> text = stackalloc byte[512];
-        int pos = 0;
-        text[pos++] = (byte)'{';
-        for (int i = 0; i < Gprs.Count; i++)
+        Span<byte> text = stackalloc byte[MaxRegistersLength];
+        int length = FormatRegisters(mask, in registers, text);
+        writer.WritePropertyName(name);
+        writer.WriteRawValue(text[..length], skipInputValidation: true);
+    }
+
+    /// <summary>
+    /// Formats the registers selected by <paramref name="mask"/> as a JSON object of hex strings in <see cref="Gpr"/>
+    /// order (<c>{"rax":"0x3","rcx":"0x0"}</c>) into <paramref name="destination"/>, which needs
+    /// <see cref="MaxRegistersLength"/> bytes. Shared by <see cref="WriteRegisters"/> and the JSON Lines writer,
+    /// which formats straight into its output buffer.
+    /// </summary>
+    /// <returns>The number of bytes written.</returns>
+    internal static int FormatRegisters(ushort mask, in Gprs registers, Span<byte> destination)
+    {
+        if (destination.Length < MaxRegistersLength)
         {
-            if ((mask & (1 << i)) == 0)
-            {
-                continue;
-            }
-
-            if (pos > 1)
-            {
-                text[pos++] = (byte)',';
-            }
-
-            text[pos++] = (byte)'"';
-            ReadOnlySpan<byte> register = RegisterNamesUtf8[i];
-            register.CopyTo(text[pos..]);
-            pos += register.Length;
-            text[pos++] = (byte)'"';
-            text[pos++] = (byte)':';
-            text[pos++] = (byte)'"';
-            pos += FormatHex(registers[i], text[pos..]);
-            text[pos++] = (byte)'"';
+            throw new ArgumentException($"The destination needs {MaxRegistersLength} bytes.", nameof(destination));
         }
 
-        text[pos++] = (byte)'}';
-        writer.WritePropertyName(name);
-        writer.WriteRawValue(text[..pos], skipInputValidation: true);
+        int pos = 0;
+        destination[pos++] = (byte)'{';
+        uint remaining = mask;
+        while (remaining != 0)
+        {
+            int i = BitOperations.TrailingZeroCount(remaining);
+            remaining &= remaining - 1;
+            if (pos > 1)
+            {
+                destination[pos++] = (byte)',';
+            }
+
+            destination[pos++] = (byte)'"';
+            ReadOnlySpan<byte> register = RegisterNamesUtf8[i];
+            register.CopyTo(destination[pos..]);
+            pos += register.Length;
+            destination[pos++] = (byte)'"';
+            destination[pos++] = (byte)':';
+            destination[pos++] = (byte)'"';
+            pos += FormatHex(registers[i], destination[pos..]);
+            destination[pos++] = (byte)'"';
+        }
+
+        destination[pos++] = (byte)'}';
+        return pos;
     }
 
     /// <summary>The <see cref="Gpr"/> number of a lower-case register name, or -1.</summary>
