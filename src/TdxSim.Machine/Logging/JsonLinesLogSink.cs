@@ -54,7 +54,7 @@ public sealed class JsonLinesLogSink : MessageLogSink
     private readonly Stream _stream;
     private readonly bool _ownsStream;
     private readonly ArrayBufferWriter<byte> _buffer = LogFormat.CreateBuffer();
-    private readonly Utf8TextCache _texts = new();
+    private readonly EncodedTextCache _texts = new();
 
     /// <summary>Writes to <paramref name="stream"/>, called <paramref name="name"/> in reports.</summary>
     /// <param name="stream">The destination.</param>
@@ -90,7 +90,7 @@ public sealed class JsonLinesLogSink : MessageLogSink
         ActorLabel? from = record.From;
         ReadOnlySpan<byte> fromText = from is null ? default : from.Encoded.EncodedUtf8Bytes;
         ReadOnlySpan<byte> toText = record.To.Encoded.EncodedUtf8Bytes;
-        ReadOnlySpan<byte> typeText = _texts.GetTypeName(message.GetType());
+        ReadOnlySpan<byte> typeText = _texts.GetTypeName(message.GetType()).EncodedUtf8Bytes;
         int vcpu = -1;
         string? leaf = null;
         string? subfn = null;
@@ -109,22 +109,22 @@ public sealed class JsonLinesLogSink : MessageLogSink
             fault = tdx.Fault;
             if (leaf is not null)
             {
-                leafText = _texts.Get(leaf);
+                leafText = _texts.Get(leaf).EncodedUtf8Bytes;
             }
 
             if (subfn is not null)
             {
-                subfnText = _texts.Get(subfn);
+                subfnText = _texts.Get(subfn).EncodedUtf8Bytes;
             }
 
             if (reason is not null)
             {
-                reasonText = _texts.Get(reason);
+                reasonText = _texts.Get(reason).EncodedUtf8Bytes;
             }
 
             if (fault is not null)
             {
-                faultText = _texts.Get(fault);
+                faultText = _texts.Get(fault).EncodedUtf8Bytes;
             }
         }
 
