@@ -385,15 +385,15 @@ public sealed class MessageRecorder : IDeliveryObserver, IDisposable, IAsyncDisp
 
     private void WriterLoop()
     {
-        var batch = new PendingRecord[Math.Min(BatchSize, _ring.Length)];
-        long[] batchService = new long[batch.Length];
+        int capacity = _ring.Length;
+        int batchLimit = Math.Min(BatchSize, capacity);
         int emptyNaps = 0;
         bool unflushed = false;
         long lastFlush = Stopwatch.GetTimestamp();
         while (true)
         {
             int taken;
-            bool drained;
+            int start;
             bool closing;
             bool sendTimesValid;
             bool idleFlush = false;
@@ -424,45 +424,13 @@ public sealed class MessageRecorder : IDeliveryObserver, IDisposable, IAsyncDisp
                     }
                 }
 
-                taken = 0;
-                drained = true;
-                closing = false;
-                sendTimesValid = false;
-                if (!idleFlush)
-                {
-                    emptyNaps = 0;
-                    sendTimesValid = _clockAttached;
-                    taken = Math.Min(_count, batch.Length);
-                    for (int i = 0; i < taken; i++)
-                    {
-                        if (_serviceTimes)
-                        {
-                            // Only records whose handler has returned, in order (at the end, all: their service is unknown).
-                            if (Volatile.Read(ref _done[_head]) == 0 && !_closing)
-                            {
-                                taken = i;
-                                break;
-                            }
-
-                            batchService[i] = Volatile.Read(ref _done[_head]) != 0 ? _service[_head] : -1;
-                        }
-
-                        batch[i] = _ring[_head];
-                        _ring[_head] = default;
-                        if (++_head == _ring.Length)
-                        {
-                            _head = 0;
-                        }
-                    }
-
-                    _count -= taken;
-                    drained = _count == 0;
-                    closing = _closing;
-                    if (taken > 0 && _producersWaiting > 0)
-                    {
-                        Monitor.PulseAll(_gate);
-                    }
-                }
+                // Only the bounds are taken under the lock: the slots [start, start + taken) stay the writer's until
+                // it releases them below (producers fill only free slots), so producers never wait for the writer
+                // to copy or format a batch.
+                start = _head;
+                taken = idleFlush ? 0 : Math.Min(_count, batchLimit);
+                closing = _closing;
+                sendTimesValid = _clockAttached;
             }
 
             if (idleFlush)
@@ -473,14 +441,47 @@ public sealed class MessageRecorder : IDeliveryObserver, IDisposable, IAsyncDisp
                 continue;
             }
 
-            for (int i = 0; i < taken; i++)
+            emptyNaps = 0;
+            int done = 0;
+            int slot = start;
+            for (; done < taken; done++)
             {
-                Dispatch(in batch[i], sendTimesValid, _serviceTimes ? batchService[i] : -1);
-                batch[i] = default;
-                Interlocked.Increment(ref _dispatched);
+                long serviceNs = -1;
+                if (_serviceTimes)
+                {
+                    // Only records whose handler has returned, in order (at the end, all: their service is unknown).
+                    if (Volatile.Read(ref _done[slot]) != 0)
+                    {
+                        serviceNs = _service[slot];
+                    }
+                    else if (!closing)
+                    {
+                        break;
+                    }
+                }
+
+                Dispatch(in _ring[slot], sendTimesValid, serviceNs);
+                if (++slot == capacity)
+                {
+                    slot = 0;
+                }
             }
 
-            unflushed |= taken > 0;
+            bool drained;
+            lock (_gate)
+            {
+                _head = slot;
+                _count -= done;
+                drained = _count == 0;
+                closing = _closing;
+                if (done > 0 && _producersWaiting > 0)
+                {
+                    Monitor.PulseAll(_gate);
+                }
+            }
+
+            Interlocked.Add(ref _dispatched, done);
+            unflushed |= done > 0;
 
             // Written out when the queue drains, but at most every FlushInterval while records keep coming: a fast
             // writer drains its queue thousands of times a second, and a write system call for each costs more than
@@ -498,6 +499,9 @@ public sealed class MessageRecorder : IDeliveryObserver, IDisposable, IAsyncDisp
             }
         }
 
+        // The ring's slots are not cleared as they are written out (that would move each slot's cache line to this
+        // thread only for the producer to take it back): release the last messages they hold now.
+        Array.Clear(_ring);
         foreach (MessageLogSink sink in _sinks)
         {
             sink.Complete();

@@ -46,6 +46,54 @@ public sealed class RecorderServiceTimeTests
     }
 
     [Fact]
+    public void SmallRing_ManyThreads_EveryRecordKeepsItsOwnServiceTime_InSeqOrder()
+    {
+        // A ring of 8 slots reused thousands of times while the writer formats outside its lock: a slot handed back
+        // too early would show up as a record carrying another message's correlation or service time.
+        const int Threads = 3;
+        const int PerThread = 4000;
+        var memory = new MemoryLogSink();
+        var recorder = new MessageRecorder(new MonotonicClock(), [memory], new MessageRecorderOptions { ServiceTimes = true, Capacity = 8 });
+        using var start = new Barrier(Threads);
+        Thread[] threads = [.. Enumerable.Range(0, Threads).Select(t => new Thread(() =>
+        {
+            start.SignalAndWait();
+            for (int i = 0; i < PerThread; i++)
+            {
+                long id = (t * 1_000_000L) + i + 1;
+                recorder.OnDelivered(new Delivery(new StartVcpu(t), null, id, 0), Td.Vcpu(t));
+                if (i % 97 == 0)
+                {
+                    Thread.Yield();
+                }
+
+                recorder.OnHandled(Td.Vcpu(t), id * 3);
+            }
+        }))];
+        foreach (Thread thread in threads)
+        {
+            thread.Start();
+        }
+
+        foreach (Thread thread in threads)
+        {
+            thread.Join();
+        }
+
+        MessageLogReport report = recorder.Complete();
+        Assert.True(report.IsLossless, report.ToString());
+        Assert.Equal(Enumerable.Range(1, Threads * PerThread).Select(i => (long)i), memory.Records.Select(r => r.Seq));
+        Assert.All(memory.Records, r => Assert.Equal(r.CorrelationId * 3, r.ServiceNs));
+        long[] next = new long[Threads];
+        foreach (MessageRecord r in memory.Records)
+        {
+            int t = (int)(r.CorrelationId / 1_000_000);
+            Assert.Equal(next[t] + 1, r.CorrelationId % 1_000_000);
+            next[t]++;
+        }
+    }
+
+    [Fact]
     public void WithoutServiceTimes_RecordsFlowAtOnce_WithNoServiceTime()
     {
         var memory = new MemoryLogSink();
