@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using Akka.Actor;
 using TdxSim.Runtime.Time;
 using TdxSim.Runtime.Tracing;
@@ -32,7 +33,14 @@ public sealed class MessageRecorder : IDeliveryObserver, IDisposable, IAsyncDisp
     private const int NapsBeforeDeepSleep = 64;
 
     private readonly Lock _completeGate = new();
-    private readonly object _gate = new();
+    // The state marked "guarded" is guarded by a spin lock released with a plain store, not by a Monitor: a
+    // Monitor's exit is an interlocked operation, a full fence, so each delivery waited there for its own ring slot's
+    // stores, which miss (the writer, on the other core, read that cache line on the ring's previous round). A plain
+    // release lets those stores drain while the handler runs. Waits (the writer's naps, a producer's backpressure)
+    // go to events, outside the lock.
+    private int _lock;
+    private readonly ManualResetEventSlim _writerWake = new(false, spinCount: 0);
+    private readonly ManualResetEventSlim _spaceFreed = new(false);
     private IClock _clock;
 
     // True once the clock was given (constructor or Clock): only then is it known to be the clock that stamped
@@ -57,7 +65,7 @@ public sealed class MessageRecorder : IDeliveryObserver, IDisposable, IAsyncDisp
     private readonly Thread _writer;
     private readonly int _wakeThreshold;
 
-    // Guarded by _gate.
+    // Guarded by _lock.
     private int _head;
     private int _count;
     private long _seq;
@@ -175,7 +183,7 @@ public sealed class MessageRecorder : IDeliveryObserver, IDisposable, IAsyncDisp
     {
         get
         {
-            lock (_gate)
+            using (Hold())
             {
                 return _clock;
             }
@@ -194,7 +202,7 @@ public sealed class MessageRecorder : IDeliveryObserver, IDisposable, IAsyncDisp
     private void AttachClock(IClock value, bool isRuntimeClock)
     {
         ArgumentNullException.ThrowIfNull(value);
-        lock (_gate)
+        using (Hold())
         {
             if (_seq > 0 && !ReferenceEquals(value, _clock))
             {
@@ -218,7 +226,7 @@ public sealed class MessageRecorder : IDeliveryObserver, IDisposable, IAsyncDisp
     {
         get
         {
-            lock (_gate)
+            using (Hold())
             {
                 return _seq;
             }
@@ -230,7 +238,7 @@ public sealed class MessageRecorder : IDeliveryObserver, IDisposable, IAsyncDisp
     {
         get
         {
-            lock (_gate)
+            using (Hold())
             {
                 return _closing;
             }
@@ -283,14 +291,27 @@ public sealed class MessageRecorder : IDeliveryObserver, IDisposable, IAsyncDisp
     /// <inheritdoc/>
     public void OnDelivered(in Delivery envelope, IActorRef recipient)
     {
-        lock (_gate)
+        bool wakeWriter = false;
+        Enter();
+        try
         {
             while (_count == _ring.Length && !_closing)
             {
+                // Full: wait for the writer to free slots. Reset under the lock, so the writer's Set (after it frees
+                // slots under the lock and sees this producer waiting) cannot come before it.
                 _waits++;
                 _producersWaiting++;
-                Monitor.Wait(_gate);
-                _producersWaiting--;
+                _spaceFreed.Reset();
+                Exit();
+                try
+                {
+                    _spaceFreed.Wait();
+                }
+                finally
+                {
+                    Enter();
+                    _producersWaiting--;
+                }
             }
 
             if (_closing)
@@ -320,8 +341,17 @@ public sealed class MessageRecorder : IDeliveryObserver, IDisposable, IAsyncDisp
             {
                 _consumerSleeping = false;
                 _consumerNapping = false;
-                Monitor.PulseAll(_gate);
+                wakeWriter = true;
             }
+        }
+        finally
+        {
+            Exit();
+        }
+
+        if (wakeWriter)
+        {
+            _writerWake.Set();
         }
     }
 
@@ -344,16 +374,18 @@ public sealed class MessageRecorder : IDeliveryObserver, IDisposable, IAsyncDisp
                 return _report;
             }
 
-            lock (_gate)
+            using (Hold())
             {
                 _closing = true;
-                Monitor.PulseAll(_gate);
             }
+
+            _writerWake.Set();
+            _spaceFreed.Set();
 
             long unwritten = 0;
             if (!_writer.Join(_completionTimeout))
             {
-                lock (_gate)
+                using (Hold())
                 {
                     // Queued records plus the writer's batch in hand: none is known to have reached the sinks.
                     unwritten = _seq - Interlocked.Read(ref _dispatched);
@@ -361,7 +393,7 @@ public sealed class MessageRecorder : IDeliveryObserver, IDisposable, IAsyncDisp
             }
 
             long recorded, late, waits;
-            lock (_gate)
+            using (Hold())
             {
                 recorded = _seq;
                 late = _late;
@@ -397,7 +429,7 @@ public sealed class MessageRecorder : IDeliveryObserver, IDisposable, IAsyncDisp
             bool closing;
             bool sendTimesValid;
             bool idleFlush = false;
-            lock (_gate)
+            using (Hold())
             {
                 while ((_count == 0 || !HeadDone()) && !_closing)
                 {
@@ -409,18 +441,27 @@ public sealed class MessageRecorder : IDeliveryObserver, IDisposable, IAsyncDisp
                         break;
                     }
 
-                    if (emptyNaps < NapsBeforeDeepSleep || _count > 0)
+                    // A nap, or (idle long enough, nothing queued) a sleep until a delivery wakes it. The event is
+                    // reset under the lock, so a producer's Set (after its own turn of the lock) is never lost.
+                    bool nap = emptyNaps < NapsBeforeDeepSleep || _count > 0;
+                    _consumerNapping = nap;
+                    _consumerSleeping = !nap;
+                    _writerWake.Reset();
+                    Exit();
+                    try
                     {
-                        _consumerNapping = true;
-                        Monitor.Wait(_gate, NapMilliseconds);
-                        _consumerNapping = false;
-                        emptyNaps++;
+                        _writerWake.Wait(nap ? NapMilliseconds : Timeout.Infinite);
                     }
-                    else
+                    finally
                     {
-                        _consumerSleeping = true;
-                        Monitor.Wait(_gate);
+                        Enter();
+                        _consumerNapping = false;
                         _consumerSleeping = false;
+                    }
+
+                    if (nap)
+                    {
+                        emptyNaps++;
                     }
                 }
 
@@ -468,16 +509,19 @@ public sealed class MessageRecorder : IDeliveryObserver, IDisposable, IAsyncDisp
             }
 
             bool drained;
-            lock (_gate)
+            bool freed;
+            using (Hold())
             {
                 _head = slot;
                 _count -= done;
                 drained = _count == 0;
                 closing = _closing;
-                if (done > 0 && _producersWaiting > 0)
-                {
-                    Monitor.PulseAll(_gate);
-                }
+                freed = done > 0 && _producersWaiting > 0;
+            }
+
+            if (freed)
+            {
+                _spaceFreed.Set();
             }
 
             Interlocked.Add(ref _dispatched, done);
@@ -506,6 +550,41 @@ public sealed class MessageRecorder : IDeliveryObserver, IDisposable, IAsyncDisp
         {
             sink.Complete();
         }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Enter()
+    {
+        if (Interlocked.CompareExchange(ref _lock, 1, 0) != 0)
+        {
+            EnterContended();
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void EnterContended()
+    {
+        var spin = default(SpinWait);
+        do
+        {
+            spin.SpinOnce();
+        }
+        while (Volatile.Read(ref _lock) != 0 || Interlocked.CompareExchange(ref _lock, 1, 0) != 0);
+    }
+
+    /// <summary>Releases the lock: a plain (release) store, no fence (see <see cref="_lock"/>).</summary>
+    private void Exit() => Volatile.Write(ref _lock, 0);
+
+    private Held Hold()
+    {
+        Enter();
+        return new Held(this);
+    }
+
+    /// <summary>The lock for a <c>using</c> block.</summary>
+    private readonly ref struct Held(MessageRecorder owner)
+    {
+        public void Dispose() => owner.Exit();
     }
 
     private void FlushSinks()
