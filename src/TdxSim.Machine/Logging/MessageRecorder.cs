@@ -292,24 +292,20 @@ public sealed class MessageRecorder : IDeliveryObserver, IDisposable, IAsyncDisp
     public void OnDelivered(in Delivery envelope, IActorRef recipient)
     {
         bool wakeWriter = false;
-        Enter();
-        try
+        using (Hold())
         {
             while (_count == _ring.Length && !_closing)
             {
-                // Full: wait for the writer to free slots. Reset under the lock, so the writer's Set (after it frees
-                // slots under the lock and sees this producer waiting) cannot come before it.
+                // Full: wait for the writer to free slots (it sets the event after freeing them and seeing this
+                // producer waiting, both under the lock).
                 _waits++;
                 _producersWaiting++;
-                _spaceFreed.Reset();
-                Exit();
                 try
                 {
-                    _spaceFreed.Wait();
+                    WaitUnlocked(_spaceFreed, Timeout.Infinite);
                 }
                 finally
                 {
-                    Enter();
                     _producersWaiting--;
                 }
             }
@@ -343,10 +339,6 @@ public sealed class MessageRecorder : IDeliveryObserver, IDisposable, IAsyncDisp
                 _consumerNapping = false;
                 wakeWriter = true;
             }
-        }
-        finally
-        {
-            Exit();
         }
 
         if (wakeWriter)
@@ -441,20 +433,16 @@ public sealed class MessageRecorder : IDeliveryObserver, IDisposable, IAsyncDisp
                         break;
                     }
 
-                    // A nap, or (idle long enough, nothing queued) a sleep until a delivery wakes it. The event is
-                    // reset under the lock, so a producer's Set (after its own turn of the lock) is never lost.
+                    // A nap, or (idle long enough, nothing queued) a sleep until a delivery wakes it.
                     bool nap = emptyNaps < NapsBeforeDeepSleep || _count > 0;
                     _consumerNapping = nap;
                     _consumerSleeping = !nap;
-                    _writerWake.Reset();
-                    Exit();
                     try
                     {
-                        _writerWake.Wait(nap ? NapMilliseconds : Timeout.Infinite);
+                        WaitUnlocked(_writerWake, nap ? NapMilliseconds : Timeout.Infinite);
                     }
                     finally
                     {
-                        Enter();
                         _consumerNapping = false;
                         _consumerSleeping = false;
                     }
@@ -574,6 +562,25 @@ public sealed class MessageRecorder : IDeliveryObserver, IDisposable, IAsyncDisp
 
     /// <summary>Releases the lock: a plain (release) store, no fence (see <see cref="_lock"/>).</summary>
     private void Exit() => Volatile.Write(ref _lock, 0);
+
+    /// <summary>
+    /// Called holding the lock: resets <paramref name="signal"/>, releases the lock, waits for the signal (or the
+    /// timeout) and takes the lock again. The reset comes before the release, so a Set by a thread that changes the
+    /// state in its own later turn of the lock cannot be lost.
+    /// </summary>
+    private void WaitUnlocked(ManualResetEventSlim signal, int timeoutMilliseconds)
+    {
+        signal.Reset();
+        Exit();
+        try
+        {
+            signal.Wait(timeoutMilliseconds);
+        }
+        finally
+        {
+            Enter();
+        }
+    }
 
     private Held Hold()
     {

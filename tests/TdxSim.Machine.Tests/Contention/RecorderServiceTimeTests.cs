@@ -54,10 +54,8 @@ public sealed class RecorderServiceTimeTests
         const int PerThread = 4000;
         var memory = new MemoryLogSink();
         var recorder = new MessageRecorder(new MonotonicClock(), [memory], new MessageRecorderOptions { ServiceTimes = true, Capacity = 8 });
-        using var start = new Barrier(Threads);
-        Thread[] threads = [.. Enumerable.Range(0, Threads).Select(t => new Thread(() =>
+        Concurrently.Run(Threads, t =>
         {
-            start.SignalAndWait();
             for (int i = 0; i < PerThread; i++)
             {
                 long id = (t * 1_000_000L) + i + 1;
@@ -69,16 +67,7 @@ public sealed class RecorderServiceTimeTests
 
                 recorder.OnHandled(Td.Vcpu(t), id * 3);
             }
-        }))];
-        foreach (Thread thread in threads)
-        {
-            thread.Start();
-        }
-
-        foreach (Thread thread in threads)
-        {
-            thread.Join();
-        }
+        });
 
         MessageLogReport report = recorder.Complete();
         Assert.True(report.IsLossless, report.ToString());

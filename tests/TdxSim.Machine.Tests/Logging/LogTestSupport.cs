@@ -32,6 +32,30 @@ internal sealed class FakeActorRef : MinimalActorRef
     protected override void TellInternal(object message, IActorRef sender) => throw new NotSupportedException("The recorder must not send messages.");
 }
 
+/// <summary>Runs a body on several threads at once, for the recorder's concurrency tests.</summary>
+internal static class Concurrently
+{
+    /// <summary>Starts <paramref name="threads"/> threads that pass a barrier together, then run <paramref name="body"/>(index); waits for all.</summary>
+    public static void Run(int threads, Action<int> body)
+    {
+        using var start = new Barrier(threads);
+        Thread[] started = [.. Enumerable.Range(0, threads).Select(t => new Thread(() =>
+        {
+            start.SignalAndWait();
+            body(t);
+        }))];
+        foreach (Thread thread in started)
+        {
+            thread.Start();
+        }
+
+        foreach (Thread thread in started)
+        {
+            thread.Join();
+        }
+    }
+}
+
 /// <summary>The machine's actors as fake refs, and builders for the protocol messages of typical flows.</summary>
 internal static class Td
 {

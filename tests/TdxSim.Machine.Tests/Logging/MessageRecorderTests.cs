@@ -28,24 +28,13 @@ public sealed class MessageRecorderTests
         var stream = new MemoryStream();
         var memory = new MemoryLogSink();
         var recorder = new MessageRecorder(new MonotonicClock(), [new JsonLinesLogSink(stream), memory], new MessageRecorderOptions { Capacity = 256 });
-        using var start = new Barrier(Threads);
-        Thread[] threads = [.. Enumerable.Range(0, Threads).Select(t => new Thread(() =>
+        Concurrently.Run(Threads, t =>
         {
-            start.SignalAndWait();
             for (int i = 0; i < PerThread; i++)
             {
                 recorder.OnDelivered(new Delivery(Numbered(t, i), Td.Vcpu(t), (long)t, 0), Td.Module);
             }
-        }))];
-        foreach (Thread t in threads)
-        {
-            t.Start();
-        }
-
-        foreach (Thread t in threads)
-        {
-            t.Join();
-        }
+        });
 
         MessageLogReport report = recorder.Complete();
         Assert.True(report.IsLossless, report.ToString());
