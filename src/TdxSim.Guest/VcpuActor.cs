@@ -85,6 +85,26 @@ public sealed partial class VcpuActor : TdxActor
         Receive<Spin.SpinHorizon>(OnSpinHorizon);
     }
 
+    /// <inheritdoc/>
+    protected override bool ReceiveDirect(object message)
+    {
+        // The #VE and TDCALL path: the module's replies and the next slice, as registered above.
+        switch (message)
+        {
+            case TdEntered entered:
+                OnTdEntered(entered);
+                return true;
+            case TdcallCompleted completed:
+                OnTdcallCompleted(completed);
+                return true;
+            case RunSliceMessage:
+                RunGuest();
+                return true;
+            default:
+                return false;
+        }
+    }
+
     // The host timer emulating this vCPU's APIC timer (armed by the VMM), in guest TSC.
     private readonly GuestTimebase _timebase;
     private ulong _timerDeadline;
@@ -329,7 +349,8 @@ public sealed partial class VcpuActor : TdxActor
                 _mode = Mode.AwaitingGuestTdcall;
                 _lastRequest = regs;
                 StartCorrelation();
-                _exitStartedNs = _requestSentNs = TellAndStamp(_setup.TdxModule, new TdcallRequested(_setup.Index, regs));
+                _exitStartedNs = TellAndStamp(_setup.TdxModule, new TdcallRequested(_setup.Index, regs));
+                _requestSentNs = CoarseOf(_exitStartedNs);
                 if (_pendingTdcallIsHlt)
                 {
                     EnterHaltTimebase();
@@ -341,7 +362,8 @@ public sealed partial class VcpuActor : TdxActor
             case CpuExitKind.VirtualizationException:
                 _mode = Mode.AwaitingTdEntry;
                 StartCorrelation();
-                _exitStartedNs = _requestSentNs = TellAndStamp(_setup.TdxModule, new TdExited(_setup.Index, exit.Ve, _cpu.State.Gpr));
+                _exitStartedNs = TellAndStamp(_setup.TdxModule, new TdExited(_setup.Index, exit.Ve, _cpu.State.Gpr));
+                _requestSentNs = CoarseOf(_exitStartedNs);
                 return;
 
             case CpuExitKind.EptViolation:
@@ -489,7 +511,7 @@ public sealed partial class VcpuActor : TdxActor
                 // The reply watchdog times each request, not the whole #VE: an unrolled REP INS/OUTS may issue
                 // millions of TDVMCALLs in one #VE, each answered promptly.
                 _lastRequest = step.Regs;
-                _requestSentNs = TellAndStamp(_setup.TdxModule, new TdcallRequested(_setup.Index, step.Regs));
+                _requestSentNs = TellAndStampCoarse(_setup.TdxModule, new TdcallRequested(_setup.Index, step.Regs));
                 if (IsHltTdvmcall(step.Regs))
                 {
                     EnterHaltTimebase();
@@ -538,7 +560,7 @@ public sealed partial class VcpuActor : TdxActor
             return;
         }
 
-        long waited = Now - _requestSentNs;
+        long waited = CoarseNow - _requestSentNs;
         if (waited <= check.LongerThanNs)
         {
             return;

@@ -41,6 +41,26 @@ public sealed class TdxModuleActor : TdxActor
         Receive<TdExited>(OnTdExited);
     }
 
+    /// <inheritdoc/>
+    protected override bool ReceiveDirect(object message)
+    {
+        // Every message of this actor is on a hot path: the same three handlers as registered above.
+        switch (message)
+        {
+            case TdcallRequested request:
+                OnTdcall(request);
+                return true;
+            case TdVmcallCompleted completed:
+                OnVmcallCompleted(completed);
+                return true;
+            case TdExited exited:
+                OnTdExited(exited);
+                return true;
+            default:
+                return false;
+        }
+    }
+
     /// <summary>Props for a module whose vCPUs all talk to one VMM actor.</summary>
     public static Props CreateProps(TdxModuleCore core, IActorRef vmm)
     {

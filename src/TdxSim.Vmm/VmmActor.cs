@@ -72,6 +72,19 @@ public sealed class VmmActor : TdxActor, IWithTimers
         Receive<GuestTimerExpired>(e => Route(_core.TimerExpired(e.Vcpu, e.Generation, e.Tsc)));
     }
 
+    /// <inheritdoc/>
+    protected override bool ReceiveDirect(object message)
+    {
+        // The TDVMCALL path, as registered above.
+        if (message is TdVmcallRequested request)
+        {
+            OnRequested(request);
+            return true;
+        }
+
+        return false;
+    }
+
     /// <summary>The vCPU actors, for posted interrupts and timer programming (null until the machine attaches them).</summary>
     private IActorRef[]? _vcpus;
 
