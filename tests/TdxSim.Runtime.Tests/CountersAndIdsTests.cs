@@ -26,6 +26,35 @@ public sealed class CountersAndIdsTests
     }
 
     [Fact]
+    public void A_striped_counter_stays_exact_when_more_threads_count_than_own_a_stripe()
+    {
+        // Threads beyond the owned stripes share stripes atomically; owners add with plain stores. Neither may lose an
+        // add of the other, in this counter or in a second one the same threads use (stripe ownership is per thread).
+        var counter = new StripedCounter();
+        var other = new StripedCounter();
+        int threads = StripedCounter.OwnedStripes + 40;
+        const int Each = 20_000;
+        using var start = new Barrier(threads);
+        var workers = Enumerable.Range(0, threads).Select(t => new Thread(() =>
+        {
+            start.SignalAndWait();
+            for (int i = 0; i < Each; i++)
+            {
+                counter.Increment();
+                if ((i & 1) == 0)
+                {
+                    other.Add(3);
+                }
+            }
+        })).ToList();
+        workers.ForEach(w => w.Start());
+        workers.ForEach(w => w.Join());
+
+        Assert.Equal((long)threads * Each, counter.Value);
+        Assert.Equal((long)threads * (Each / 2) * 3, other.Value);
+    }
+
+    [Fact]
     public async Task Concurrent_correlation_ids_are_unique_across_threads_and_systems()
     {
         using ActorSystem a = RuntimeConfig.CreateSystem("ids-a", RuntimeConfig.Build(deterministic: false, seed: 0));
