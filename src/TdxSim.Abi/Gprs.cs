@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace TdxSim.Abi;
 
@@ -49,7 +50,23 @@ public struct Gprs : IEquatable<Gprs>
     /// <summary>Returns a copy in which every register whose bit is clear in <paramref name="mask"/> is zero.</summary>
     public readonly Gprs Masked(ushort mask)
     {
-        Gprs copy = default;
+        Gprs copy;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            // Four registers per vector, each lane kept where its mask bit is set: no loop, no branch per register
+            // (a TDVMCALL round trip masks the registers three times).
+            Unsafe.SkipInit(out copy);
+            ref ulong from = ref Unsafe.AsRef(in this[0]);
+            ref ulong to = ref copy[0];
+            for (int group = 0; group < Count; group += 4)
+            {
+                (Vector256.LoadUnsafe(ref from, (nuint)group) & Lanes(mask, group)).StoreUnsafe(ref to, (nuint)group);
+            }
+
+            return copy;
+        }
+
+        copy = default;
         for (int i = 0; i < Count; i++)
         {
             if ((mask & (1 << i)) != 0)
@@ -64,6 +81,19 @@ public struct Gprs : IEquatable<Gprs>
     /// <summary>Copies the registers selected by <paramref name="mask"/> from <paramref name="source"/> into this block.</summary>
     public void CopyFrom(in Gprs source, ushort mask)
     {
+        if (Vector256.IsHardwareAccelerated)
+        {
+            ref ulong from = ref Unsafe.AsRef(in source[0]);
+            ref ulong to = ref this[0];
+            for (int group = 0; group < Count; group += 4)
+            {
+                Vector256.ConditionalSelect(Lanes(mask, group), Vector256.LoadUnsafe(ref from, (nuint)group), Vector256.LoadUnsafe(ref to, (nuint)group))
+                    .StoreUnsafe(ref to, (nuint)group);
+            }
+
+            return;
+        }
+
         for (int i = 0; i < Count; i++)
         {
             if ((mask & (1 << i)) != 0)
@@ -71,6 +101,14 @@ public struct Gprs : IEquatable<Gprs>
                 this[i] = source[i];
             }
         }
+    }
+
+    /// <summary>All ones in each lane of registers <paramref name="first"/> to <paramref name="first"/> + 3 whose bit is set in <paramref name="mask"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<ulong> Lanes(ushort mask, int first)
+    {
+        Vector256<ulong> bits = Vector256.Create(1UL, 2UL, 4UL, 8UL) << first;
+        return Vector256.Equals(Vector256.Create((ulong)mask) & bits, bits);
     }
 
     /// <inheritdoc/>

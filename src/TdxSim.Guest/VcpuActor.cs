@@ -55,6 +55,8 @@ public sealed partial class VcpuActor : TdxActor
 
     private Mode _mode = Mode.Idle;
     private long _exitStartedNs;
+    // When the request awaiting a reply left, on the coarse clock of CoarseNow: the reply watchdog's only use, so a
+    // #VE's kernel TDCALLs pay no precise clock read for it.
     private long _requestSentNs;
     private bool _pendingTdcallIsHlt;
     private Gprs _lastRequest;
@@ -560,8 +562,10 @@ public sealed partial class VcpuActor : TdxActor
             return;
         }
 
+        // Coarse on real time (see _requestSentNs): a request of this millisecond has waited 0, so a limit of 0 must
+        // still count it, and the comparison is "at least the limit".
         long waited = CoarseNow - _requestSentNs;
-        if (waited <= check.LongerThanNs)
+        if (waited < check.LongerThanNs)
         {
             return;
         }

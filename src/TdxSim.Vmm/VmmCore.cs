@@ -106,9 +106,9 @@ public sealed partial class VmmCore
         {
             Vcpu = request.Vcpu,
             Select = request.GprSelect,
-            Regs = request.Regs,
+            // Every register whose GPR_SELECT bit is clear reads as zero, whatever the request carried.
+            Regs = request.Regs.Masked(request.GprSelect),
         };
-        ClearUnselected(ref call.Regs, request.GprSelect);
         call.Subfunction = call.Regs[Gpr.R11];
 
         if (call.Regs[Gpr.R10] != TdVmcall.StandardCall)
@@ -166,15 +166,6 @@ public sealed partial class VmmCore
         return v == 0 ? null : (byte)v;
     }
 
-    /// <summary>Zeroes every register whose GPR_SELECT bit is clear, branch-free (the hot path of every call).</summary>
-    private static void ClearUnselected(ref Gprs regs, ushort select)
-    {
-        Span<ulong> r = regs;
-        for (int i = 0; i < r.Length; i++)
-        {
-            r[i] &= 0UL - (((ulong)select >> i) & 1);
-        }
-    }
 
     private void CheckVcpu(int vcpu) =>
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)vcpu, (uint)VcpuCount, nameof(vcpu));

@@ -35,12 +35,13 @@ public sealed record StartVcpu(int Vcpu) : ITdxMessage;
 public sealed record StopVcpu(int Vcpu) : ITdxMessage;
 
 /// <summary>
-/// Machine to vCPU, once a second while a TD runs on the concurrent dispatcher: a vCPU that has waited longer than
-/// <paramref name="LongerThanNs"/> for the reply to a TDCALL or a TD exit, and is not halted, reports an internal
-/// error (the reply was lost inside the emulator) rather than wait forever.
+/// Machine to vCPU, once a second while a TD runs on the concurrent dispatcher: a vCPU that has waited
+/// <paramref name="LongerThanNs"/> or more for the reply to a TDCALL or a TD exit, and is not halted, reports an
+/// internal error (the reply was lost inside the emulator) rather than wait forever. On real time the wait is measured
+/// on the kernel's coarse clock, to a few milliseconds.
 /// </summary>
 /// <param name="Vcpu">The vCPU asked.</param>
-/// <param name="LongerThanNs">The longest wait for a reply that is not yet a stall.</param>
+/// <param name="LongerThanNs">The wait for a reply from which on it is a stall (0: any reply still awaited).</param>
 /// <param name="HostileHost">The host may withhold replies on purpose (a hostile VMM): a stall is then a
 /// <see cref="GuestStopKind.ReplyTimeout"/>, not an internal error.</param>
 public sealed record CheckReplyWait(int Vcpu, long LongerThanNs, bool HostileHost = false) : ITdxMessage;

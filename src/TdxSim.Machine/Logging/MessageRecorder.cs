@@ -17,8 +17,10 @@ namespace TdxSim.Machine.Logging;
 /// <para>Nothing is dropped: when the ring is full the delivering thread waits for the writer (backpressure),
 /// so a slow disk slows the machine down instead of losing records. Sink failures (an I/O error) are counted per
 /// sink and reported by <see cref="Complete"/>.</para>
-/// <para>Taking the sequence number, the time and the ring slot under the same lock makes the file order, the
-/// <c>seq</c> order and the <c>t_ns</c> order agree even when several dispatcher threads deliver at once.</para>
+/// <para>Taking the sequence number, the time and the ring slot under the same lock, and raising a time that would
+/// fall behind the previous record's (a handling's start is read before the lock, maybe on another thread), makes the
+/// file order, the <c>seq</c> order and the <c>t_ns</c> order agree even when several dispatcher threads deliver at
+/// once.</para>
 /// </remarks>
 public sealed class MessageRecorder : IDeliveryObserver, IDisposable, IAsyncDisposable
 {
@@ -42,6 +44,9 @@ public sealed class MessageRecorder : IDeliveryObserver, IDisposable, IAsyncDisp
     private readonly ManualResetEventSlim _writerWake = new(false, spinCount: 0);
     private readonly ManualResetEventSlim _spaceFreed = new(false);
     private IClock _clock;
+
+    // The t_ns of the last record taken (under the lock).
+    private long _lastAt = long.MinValue;
 
     // True once the clock was given (constructor or Clock): only then is it known to be the clock that stamped
     // the envelopes' send times, so only then do sinks get them.
@@ -322,7 +327,15 @@ public sealed class MessageRecorder : IDeliveryObserver, IDisposable, IAsyncDisp
                 slot -= _ring.Length;
             }
 
+            // A stamp never falls behind the one before it: the handling's start was read before this lock, on another
+            // thread maybe, and an RDTSC is not ordered with the lock's acquisition either; so t_ns follows seq.
             long at = _clockIsRuntimeClock && envelope.StartNs >= 0 ? envelope.StartNs : _clock.NowNanoseconds;
+            if (at < _lastAt)
+            {
+                at = _lastAt;
+            }
+
+            _lastAt = at;
             _ring[slot] = new PendingRecord(++_seq, at, envelope.Message, envelope.Sender, recipient, envelope.CorrelationId, envelope.SentAtNs);
             _count++;
             if (_serviceTimes)

@@ -1,5 +1,6 @@
 using Akka.Configuration;
 using Akka.Dispatch;
+using TdxSim.Runtime.Dispatch;
 using TdxSim.Runtime.Tracing;
 
 namespace TdxSim.Runtime.Deterministic;
@@ -182,12 +183,12 @@ public sealed class DeterministicDispatcher : MessageDispatcher
         if (next is Mailbox { MessageQueue: TracingMessageQueue queue })
         {
             queue.RunQuota = Throughput;
-            next.Run();
+            MailboxRunner.Run(next);
             queue.RunQuota = -1;
         }
         else
         {
-            next.Run();
+            MailboxRunner.Run(next);
         }
         return true;
     }

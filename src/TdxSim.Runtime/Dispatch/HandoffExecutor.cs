@@ -353,7 +353,7 @@ public sealed class HandoffExecutor : ExecutorService
         for (int i = 0; i < ChainBatch; i++)
         {
             t_current = run;
-            run.Run();
+            MailboxRunner.Run(run);
             IRunnable? next = t_slot;
             if (next is null)
             {

@@ -15,6 +15,10 @@ namespace TdxSim.Runtime.Time;
 /// .NET has no RDTSC intrinsic, so the four instructions (<c>rdtsc; shl rdx, 32; or rax, rdx; ret</c>) are written to
 /// one page mapped executable and called through an unmanaged function pointer without a GC transition (they touch
 /// neither the stack nor managed memory). The tick length comes from a 5 ms calibration against the Stopwatch, each end a tight bracket of reads.
+/// RDTSC is not ordered with the loads and stores around it (an LFENCE before it would be, at 21 ns a read here
+/// instead of 11): readings on one thread never go back, but a reading taken just after a lock is acquired may
+/// predate, by a few nanoseconds, one taken on another core just before it was released. The hot path only subtracts
+/// readings (latencies, waits clamped at 0); the message log keeps its <c>t_ns</c> in <c>seq</c> order itself.
 /// </remarks>
 internal static unsafe partial class TscTimestamp
 {
