@@ -503,6 +503,10 @@ public sealed class MessageRecorder : IDeliveryObserver, IDisposable, IAsyncDisp
                 }
 
                 Dispatch(in _ring[slot], sendTimesValid, serviceNs);
+
+                // Let the message go now: a slot that held it until the producers came round the ring again kept the
+                // last `capacity` messages alive through every collection, which then promoted them (see Capacity).
+                _ring[slot] = default;
                 if (++slot == capacity)
                 {
                     slot = 0;
@@ -544,9 +548,6 @@ public sealed class MessageRecorder : IDeliveryObserver, IDisposable, IAsyncDisp
             }
         }
 
-        // The ring's slots are not cleared as they are written out (that would move each slot's cache line to this
-        // thread only for the producer to take it back): release the last messages they hold now.
-        Array.Clear(_ring);
         foreach (MessageLogSink sink in _sinks)
         {
             sink.Complete();

@@ -7,7 +7,13 @@ public sealed record MessageRecorderOptions
     /// Records that may wait for the writer thread. When the queue is full a delivering thread waits
     /// (backpressure) rather than dropping a record.
     /// </summary>
-    public int Capacity { get; init; } = 16384;
+    /// <remarks>
+    /// Two of the writer's batches. Every queued record keeps its message alive, and 16384 of them (the old default)
+    /// were enough to turn every collection into a gen1 one over tens of megabytes of fresh memory: 42k page faults in
+    /// a 500k-operation paravirt stress, a p99 of 22 µs. At 1024-4096 the runs measured alike (paravirt with a log
+    /// 508-545k operations/s, p99 4 µs; 16384: 426-492k), and backpressure stays rare.
+    /// </remarks>
+    public int Capacity { get; init; } = 2048;
 
     /// <summary>The actor path prefix stripped from actor names (<see cref="ActorNamer"/>).</summary>
     public string RootPath { get; init; } = ActorNamer.DefaultRootPath;

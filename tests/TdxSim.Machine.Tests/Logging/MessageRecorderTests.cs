@@ -21,6 +21,36 @@ public sealed class MessageRecorderTests
     }
 
     [Fact]
+    public void AWrittenMessage_IsNoLongerKeptAliveByTheQueue()
+    {
+        // A queued record keeps its message alive; once written it must let go, or the ring keeps `capacity` messages
+        // alive through every collection (they get promoted, and every collection becomes a gen1 one).
+        var recorder = new MessageRecorder(new MonotonicClock(), [new JsonLinesLogSink(Stream.Null)], new MessageRecorderOptions { Capacity = 64 });
+        WeakReference[] delivered = DeliverUnreferenced(recorder, 40);
+        Assert.True(recorder.WaitForWriter(TimeSpan.FromSeconds(10)));
+
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        Assert.Equal(0, delivered.Count(r => r.IsAlive));
+        Assert.True(recorder.Complete().IsLossless);
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static WeakReference[] DeliverUnreferenced(MessageRecorder recorder, int count)
+    {
+        var refs = new WeakReference[count];
+        for (int i = 0; i < count; i++)
+        {
+            TdcallRequested message = Numbered(0, i);
+            refs[i] = new WeakReference(message);
+            recorder.OnDelivered(new Delivery(message, Td.Vcpu(0), 1, 0), Td.Module);
+        }
+
+        return refs;
+    }
+
+    [Fact]
     public void ConcurrentDelivery_FromFourThreads_IsWrittenOnceEachInStrictSeqOrder()
     {
         const int Threads = 4;
