@@ -57,13 +57,13 @@ public abstract class TdxActor : ReceiveActor
     /// nanoseconds where the precise clock costs 10-30 (a TSC or pvclock read). A vCPU stamps every request it makes
     /// for the reply watchdog, so on the #VE path this saves two precise reads per round trip.
     /// </summary>
-    protected long CoarseNow => Runtime.VirtualTime is null ? Environment.TickCount64 * 1_000_000 : Now;
+    protected long CoarseNow => Runtime.VirtualTime is null ? CoarseRealTimeNs : Now;
 
     /// <summary>
     /// <see cref="CoarseNow"/> for a stamp of <see cref="TellAndStamp"/> just taken: in a simulated run the stamp itself
     /// (virtual time is exact and free), on real time the coarse clock.
     /// </summary>
-    protected long CoarseOf(long stampNs) => Runtime.VirtualTime is null ? Environment.TickCount64 * 1_000_000 : stampNs;
+    protected long CoarseOf(long stampNs) => Runtime.VirtualTime is null ? CoarseRealTimeNs : stampNs;
 
     /// <summary>
     /// Sends <paramref name="message"/> like <see cref="TellAndStamp"/>, but returns the time it left on the clock of
@@ -78,8 +78,11 @@ public abstract class TdxActor : ReceiveActor
 
         ArgumentNullException.ThrowIfNull(receiver);
         receiver.Tell(message, _self);
-        return Environment.TickCount64 * 1_000_000;
+        return CoarseRealTimeNs;
     }
+
+    /// <summary>The kernel's coarse monotonic clock (milliseconds, CLOCK_MONOTONIC_COARSE on Linux) in nanoseconds.</summary>
+    private static long CoarseRealTimeNs => Environment.TickCount64 * 1_000_000;
 
     /// <summary>
     /// Sends <paramref name="message"/> to <paramref name="receiver"/> from this actor and returns the time it left: the

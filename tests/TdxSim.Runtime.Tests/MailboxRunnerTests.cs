@@ -19,6 +19,15 @@ public sealed class MailboxRunnerTests : IDisposable
 
     public void Dispose() => MailboxRunner.ForceAkkaRun = false;
 
+    /// <summary>A system on the concurrent (hand-off) dispatcher whose mailboxes run through Akka's own run or TdxSim's.</summary>
+    private static ActorSystem ConcurrentSystem(string name, bool akkaRun, out TdxRuntime runtime)
+    {
+        MailboxRunner.ForceAkkaRun = akkaRun;
+        ActorSystem system = RuntimeConfig.CreateSystem(name, RuntimeConfig.Build(deterministic: false, seed: 0));
+        runtime = TdxRuntime.Get(system);
+        return system;
+    }
+
     [Fact]
     public void Binds_to_the_pinned_Akka()
     {
@@ -48,9 +57,7 @@ public sealed class MailboxRunnerTests : IDisposable
     [InlineData(true)]
     public async Task A_watched_child_that_stops_is_reported_terminated(bool akkaRun)
     {
-        MailboxRunner.ForceAkkaRun = akkaRun;
-        using ActorSystem system = RuntimeConfig.CreateSystem("watch", RuntimeConfig.Build(deterministic: false, seed: 0));
-        TdxRuntime runtime = TdxRuntime.Get(system);
+        using ActorSystem system = ConcurrentSystem("watch", akkaRun, out TdxRuntime runtime);
         var terminated = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         IActorRef watcher = system.ActorOf(runtime.Configure(Props.Create(() => new Watcher(terminated))), "watcher");
         watcher.Tell("stop");
@@ -160,9 +167,7 @@ public sealed class MailboxRunnerTests : IDisposable
     [InlineData(true)]
     public async Task Two_senders_on_their_own_threads_keep_their_order_and_lose_nothing(bool akkaRun)
     {
-        MailboxRunner.ForceAkkaRun = akkaRun;
-        using ActorSystem system = RuntimeConfig.CreateSystem("order", RuntimeConfig.Build(deterministic: false, seed: 0));
-        TdxRuntime runtime = TdxRuntime.Get(system);
+        using ActorSystem system = ConcurrentSystem("order", akkaRun, out TdxRuntime runtime);
         const int Each = 20_000;
         var seen = new List<(int Sender, int N)>();
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

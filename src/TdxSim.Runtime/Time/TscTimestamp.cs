@@ -152,6 +152,8 @@ internal static unsafe partial class TscTimestamp
     /// on its command line, as some microVM hosts boot theirs); this reads the bit where Linux 6.13 and later map
     /// the pvclock page for the vDSO: the first page of the <c>[vvar_vclock]</c> mapping, a
     /// <c>pvclock_vcpu_time_info</c> whose byte 29 holds the flags. Older kernels: false, and the Stopwatch is used.
+    /// The bit is read once, at start: a host that clears it later (after moving the VM) is not followed, and a run
+    /// across such a move may see one interval jump; every interval the hot path takes is between nearby readings.
     /// </summary>
     internal static bool KvmClockTscIsStable()
     {
