@@ -72,10 +72,8 @@ public sealed partial class VcpuActor : TdxActor
         _kernel = new VeHandler(_cpu.Memory, setup.Kernel, setup.Statistics);
         _timebase = setup.Timebase ?? new GuestTimebase(1);
 
+        // TdEntered, TdcallCompleted and the next slice: ReceiveDirect, below.
         Receive<StartVcpu>(_ => OnStart());
-        Receive<RunSliceMessage>(_ => RunGuest());
-        Receive<TdcallCompleted>(OnTdcallCompleted);
-        Receive<TdEntered>(OnTdEntered);
         Receive<StopVcpu>(_ => OnStop());
         Receive<CheckReplyWait>(OnCheckReplyWait);
         Receive<HostVcpuCall>(OnHostCall);
@@ -90,7 +88,7 @@ public sealed partial class VcpuActor : TdxActor
     /// <inheritdoc/>
     protected override bool ReceiveDirect(object message)
     {
-        // The #VE and TDCALL path: the module's replies and the next slice, as registered above.
+        // The #VE and TDCALL path: the module's replies and the next slice (registered nowhere else).
         switch (message)
         {
             case TdEntered entered:

@@ -122,9 +122,9 @@ public abstract class TdxActor : ReceiveActor
     /// Handles the few message types of a hot path by a direct type test, ahead of the <c>Receive&lt;T&gt;</c> handlers;
     /// true if it did. Akka's <see cref="ReceiveActor"/> finds a handler through its compiled matcher, a lambda per
     /// actor that tests the types in registration order behind two delegate calls: on a #VE round trip of eight
-    /// deliveries that is measurable. An actor that overrides this must handle here exactly what its registered
-    /// handler for the type would, and must not <c>Become</c> another behaviour for these types (this path goes
-    /// first whatever the current behaviour). The default handles nothing.
+    /// deliveries that is measurable. A type handled here is not also registered with <c>Receive&lt;T&gt;</c> (one
+    /// place says what the actor does with it), and this path goes first whatever the current behaviour, so an
+    /// actor must not <c>Become</c> another behaviour for these types. The default handles nothing.
     /// </summary>
     protected virtual bool ReceiveDirect(object message) => false;
 

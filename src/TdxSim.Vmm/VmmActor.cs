@@ -58,7 +58,7 @@ public sealed class VmmActor : TdxActor, IWithTimers
         _endlessRetry = new bool[core.VcpuCount];
         _hostCalls = hostCalls;
 
-        Receive<TdVmcallRequested>(OnRequested);
+        // TdVmcallRequested: ReceiveDirect, below.
         Receive<HostVcpuCallCompleted>(OnHostCallCompleted);
         Receive<DelayedReply>(d => d.To.Tell(d.Reply, Self));
         Receive<WakeHaltedVcpu>(OnWake);
@@ -75,7 +75,7 @@ public sealed class VmmActor : TdxActor, IWithTimers
     /// <inheritdoc/>
     protected override bool ReceiveDirect(object message)
     {
-        // The TDVMCALL path, as registered above.
+        // The TDVMCALL path (registered nowhere else).
         if (message is TdVmcallRequested request)
         {
             OnRequested(request);

@@ -166,7 +166,6 @@ public sealed partial class VmmCore
         return v == 0 ? null : (byte)v;
     }
 
-
     private void CheckVcpu(int vcpu) =>
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)vcpu, (uint)VcpuCount, nameof(vcpu));
 

@@ -50,12 +50,6 @@ public sealed class StripedCounter
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Increment() => Add(1);
 
-    /// <summary>
-    /// Adds one (kept for the counters that once traded exactness for speed: <see cref="Increment"/> is now both).
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void IncrementApproximately() => Add(1);
-
     /// <summary>Adds <paramref name="amount"/> on the calling thread's stripe.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Add(long amount)

@@ -124,7 +124,7 @@ public sealed class HandoffExecutor : ExecutorService
         _lingerTicks = lingerMicroseconds * Stopwatch.Frequency / 1_000_000;
     }
 
-    /// <summary>Mailbox runs handed off to the thread that scheduled them (counted without atomics: approximate).</summary>
+    /// <summary>Mailbox runs handed off to the thread that scheduled them.</summary>
     public long Handoffs => _handoffs.Value;
 
     /// <summary>Mailbox runs that went through the shared queue.</summary>
@@ -375,7 +375,7 @@ public sealed class HandoffExecutor : ExecutorService
                 handoffs = 0;
             }
 
-            _handoffs.IncrementApproximately();
+            _handoffs.Increment();
             run = next;
         }
 
